@@ -1,0 +1,4 @@
+"""Engine pieces: the runner and hooks (registered in mmengine's root registries)."""
+from .runner import MMPadRunner
+
+__all__ = ['MMPadRunner']

@@ -1,0 +1,8 @@
+"""Register mmpad's pre-training modules into mmpretrain's registries.
+
+Must not import mmdet or mmseg: PAD pre-training runs on mmcv without compiled ops.
+"""
+import mmpad.engine  # noqa: F401
+from mmpad.utils.checkpoint import install_safe_checkpoint_loading
+
+install_safe_checkpoint_loading()

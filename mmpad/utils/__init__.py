@@ -1,0 +1,5 @@
+from .checkpoint import install_safe_checkpoint_loading, torch_load_checked
+from .config_check import ConfigError, check_config
+
+__all__ = ['install_safe_checkpoint_loading', 'torch_load_checked',
+           'ConfigError', 'check_config']

@@ -1,0 +1,26 @@
+"""Shared fixtures: generated infrared-like data (tiny preset), repo paths."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return REPO
+
+
+@pytest.fixture(scope='session')
+def demo_data(tmp_path_factory) -> str:
+    """The embedded data sets (tiny preset, seed 0), generated once per session."""
+    from mmpad.datasets.synthetic import generate_all
+    root = str(tmp_path_factory.mktemp('demo_data'))
+    generate_all(root, seed=0, preset='tiny')
+    return root

@@ -1,0 +1,67 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint with any mmpretrain / mmdet / mmseg config (mmpad registered).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+    tools/dist_test.sh CONFIG CHECKPOINT 8
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a model (mmpad)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save evaluation results')
+    parser.add_argument('--out', help='dump predictions to a pickle file')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import mmpad  # noqa: F401
+    from mmengine.evaluator import DumpResults
+    from mmengine.registry import RUNNERS
+    from mmpad.utils import ConfigError
+
+    if not osp.isfile(args.checkpoint):
+        print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
+        sys.exit(2)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    cfg.setdefault('runner_type', 'MMPadRunner')
+    try:
+        runner = RUNNERS.build(cfg)
+    except ConfigError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    print(metrics)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Train any mmpretrain / mmdet / mmseg config, with mmpad registered.
+
+The host is chosen by the config's ``default_scope``; mmengine's Runner does the rest.
+Examples::
+
+    python tools/train.py configs/pad/pad-mae_vit-base-p16_msip.py
+    python tools/train.py CONFIG --resume            # resume from the latest checkpoint
+    python tools/train.py CONFIG --amp --cfg-options train_dataloader.batch_size=8
+    tools/dist_train.sh CONFIG 8                     # 8 GPUs (torchrun)
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model (mmpad)')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint, or from the latest checkpoint '
+        'in the work dir when no path is given')
+    parser.add_argument('--amp', action='store_true',
+                        help='enable automatic mixed precision (AmpOptimWrapper)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by the actual batch size')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='skip validation during training')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', dict(base_batch_size=16))
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.setdefault('runner_type', 'MMPadRunner')
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import mmpad  # noqa: F401  (registers mmpad modules, fixes torch.load)
+    from mmengine.registry import RUNNERS
+    from mmpad.utils import ConfigError
+
+    cfg = build_cfg(args)
+    try:
+        runner = RUNNERS.build(cfg)
+    except ConfigError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
