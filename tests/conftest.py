@@ -6,8 +6,10 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+HELPERS = osp.join(REPO, 'tests', 'helpers')
+for path in (REPO, HELPERS):  # helpers: `from mmpad_test_utils import run_tool`
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 

@@ -1,0 +1,33 @@
+"""Run mmpad tools in a subprocess the way a user does."""
+import os
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def run_tool(args: List[str], data_root: Optional[str] = None,
+             env: Optional[Dict[str, str]] = None, timeout: int = 600,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``args`` (e.g. ``['tools/train.py', cfg]``) from the repo root with the
+    venv's python; ``.py`` scripts are run with ``sys.executable``."""
+    full_env = dict(os.environ)
+    full_env.setdefault('OMP_NUM_THREADS', '1')
+    full_env['PYTHONUNBUFFERED'] = '1'
+    full_env['PATH'] = BIN + os.pathsep + full_env.get('PATH', '')
+    if data_root is not None:
+        full_env['MMPAD_DATA_ROOT'] = data_root
+    if env:
+        full_env.update(env)
+    cmd = list(args)
+    if cmd[0].endswith('.py'):
+        cmd = [sys.executable] + cmd
+    proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f'{" ".join(cmd)} exited with {proc.returncode}\n'
+            f'--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
+    return proc
