@@ -1,0 +1,83 @@
+"""MSIP RoI files: ``<subset>/roi/<stem>.txt``, one ``x,y,w,h`` line per box (pad.md §2.1)."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import tempfile
+from typing import List, Tuple
+
+import numpy as np
+
+
+class RoIFileError(ValueError):
+    """A RoI file that cannot be used; the message names the file and the problem."""
+
+
+def parse_roi_text(text: str, path: str = '<string>') -> Tuple[np.ndarray, List[str]]:
+    """Parse RoI lines; blank lines are ignored, bad lines are reported, not fatal.
+
+    Returns:
+        ``(rois, problems)``: (N, 4) int64 ``x, y, w, h`` of the good lines, and one
+        ``"<path>:<line>: <problem>"`` message per bad line.
+    """
+    rois, problems = [], []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.split(',')]
+        try:
+            vals = [int(p) for p in parts]
+        except ValueError:
+            vals = None
+        if vals is None or len(vals) != 4:
+            problems.append(f'{path}:{lineno}: expected 4 comma-separated integers '
+                            f'"x,y,w,h", got {line[:60]!r}')
+            continue
+        if vals[2] < 0 or vals[3] < 0:
+            problems.append(f'{path}:{lineno}: negative width or height in {line!r}')
+            continue
+        rois.append(vals)
+    return np.asarray(rois, np.int64).reshape(-1, 4), problems
+
+
+def read_roi_file(path: str, strict: bool = False) -> Tuple[np.ndarray, List[str]]:
+    """Read one RoI file.
+
+    Args:
+        path: the ``.txt`` file.
+        strict: raise :class:`RoIFileError` on the first bad line instead of
+            skipping it.
+
+    Returns:
+        ``(rois, problems)`` as :func:`parse_roi_text`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        RoIFileError: the file is not UTF-8 text, or (strict) has a bad line.
+    """
+    try:
+        with open(path, 'rb') as f:
+            text = f.read().decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise RoIFileError(f'{path}: not a text RoI file ({e})') from e
+    rois, problems = parse_roi_text(text, path)
+    if strict and problems:
+        raise RoIFileError(problems[0])
+    return rois, problems
+
+
+def write_roi_file(path: str, rects: np.ndarray) -> None:
+    """Write ``x,y,w,h`` lines atomically (a killed writer leaves no partial file)."""
+    rects = np.asarray(rects, np.int64).reshape(-1, 4)
+    d = osp.dirname(osp.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix='.txt')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(''.join(f'{x},{y},{w},{h}\n' for x, y, w, h in rects.tolist()))
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
