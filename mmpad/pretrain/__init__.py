@@ -6,3 +6,6 @@ import mmpad.engine  # noqa: F401
 from mmpad.utils.checkpoint import install_safe_checkpoint_loading
 
 install_safe_checkpoint_loading()
+import mmpad.models.selfsup  # noqa: F401,E402
+import mmpad.engine.hooks.delayed_scale_hook  # noqa: F401,E402
+import mmpad.engine.hooks.adapter_checkpoint_hook  # noqa: F401,E402

@@ -1,0 +1,31 @@
+"""Tiny PAD-MAE configs for the selfsup tests, taken from the demo config."""
+import copy
+import os.path as osp
+
+import pytest
+
+DEMO_CFG = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+    'configs', 'pad', 'demo', 'pad-mae_vit-tiny-p16_demo.py')
+
+TINY_ARCH = dict(embed_dims=64, num_layers=3, num_heads=2,
+                 feedforward_channels=128)
+IMG = 64
+
+
+@pytest.fixture(scope='session')
+def demo_cfg():
+    from mmengine.config import Config
+    return Config.fromfile(DEMO_CFG)
+
+
+@pytest.fixture
+def tiny_mae(demo_cfg):
+    """Stock tiny MAE algorithm config (the demo's wrapped algorithm)."""
+    return copy.deepcopy(demo_cfg.model.algorithm.to_dict())
+
+
+@pytest.fixture
+def tiny_pad(demo_cfg):
+    """The demo's ``type='PAD'`` model config."""
+    return copy.deepcopy(demo_cfg.model.to_dict())
