@@ -1,0 +1,133 @@
+"""MSIP: the multi-source infrared pre-training set of PAD (pad.md §3).
+
+Layout (§3.2)::
+
+    <data_root>/<subset>/thermal/<stem>.{jpg,jpeg,JPEG,png,bmp}
+    <data_root>/<subset>/roi/<stem>.txt          # "x,y,w,h" lines (optional)
+
+Every data info has ``img_path``, ``roi_path`` (whether or not the file exists),
+``subset`` and ``sample_idx``; with ``load_rois=True`` it also has ``rois``, an
+(N, 4) int64 array read once at start-up (missing file: empty array).
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import List, Sequence, Union
+
+import numpy as np
+from mmengine.logging import print_log
+from mmpretrain.datasets import BaseDataset
+from mmpretrain.registry import DATASETS
+
+from mmpad.proposals.msip_layout import (IMG_EXTENSIONS, list_msip_images,
+                                         list_thermal_images, msip_subsets,
+                                         roi_path_for, stem_of)
+from mmpad.proposals.roi_file import RoIFileError, read_roi_file
+
+# ---- normalisation constants (pad.md §3.3, decision D3: one constant per stage) ----
+#: pre-training mean / std, 0-255 units (0.3801 / 0.1871 on [0, 1] pixels)
+MSIP_MEAN = (96.9255, 96.9255, 96.9255)
+MSIP_STD = (47.7105, 47.7105, 47.7105)
+#: the same on [0, 1] pixels, as the reference wrote them
+MSIP_MEAN_01 = (0.3801, 0.3801, 0.3801)
+MSIP_STD_01 = (0.1871, 0.1871, 0.1871)
+#: downstream (SODA / MFNet / FLIR fine-tuning) mean / std, 0-255 units
+INFRARED_DOWNSTREAM_MEAN = (96.9255, 96.9255, 96.9255)
+INFRARED_DOWNSTREAM_STD = (47.8976, 47.8976, 47.8976)
+
+@DATASETS.register_module()
+class MSIPDataset(BaseDataset):
+    """MSIP image folders for self-supervised pre-training.
+
+    Args:
+        data_root: the MSIP root.
+        subsets: ``None`` for every folder under ``data_root`` that has a
+            ``thermal/`` folder (sorted), a comma-separated string or a list.
+        data_ratio: keep every ``int(1 / data_ratio)``-th image of the
+            concatenated list (reference behaviour), e.g. 0.1 keeps 1 in 10.
+        ann_file: optional text file listing image paths relative to
+            ``data_root`` (one per line) instead of scanning the folders.
+        load_rois: read every RoI file once at start-up into ``rois``.
+        skip_unreadable: in training, a sample whose image cannot be loaded is
+            reported (path and error, once per file) and replaced by another one;
+            in ``test_mode`` the error is raised with the path.
+        **kwargs: :class:`mmpretrain.datasets.BaseDataset` arguments
+            (``pipeline``, ``test_mode``, ``lazy_init``, ...).
+    """
+
+    def __init__(self, data_root: str, subsets: Union[None, str, Sequence[str]] = None,
+                 data_ratio: float = 1.0, ann_file: str = '', load_rois: bool = False,
+                 skip_unreadable: bool = True, **kwargs) -> None:
+        if isinstance(subsets, str):
+            subsets = [s.strip() for s in subsets.split(',') if s.strip()]
+        if not 0 < data_ratio <= 1:
+            raise ValueError(f'MSIPDataset: data_ratio must be in (0, 1], got '
+                             f'{data_ratio}')
+        self.subsets = list(subsets) if subsets is not None else None
+        self.data_ratio = data_ratio
+        self.load_rois = load_rois
+        self.skip_unreadable = skip_unreadable
+        self.unreadable: List[str] = []
+        super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
+
+    # ------------------------------------------------------------------ listing
+    def _image_paths(self) -> List[str]:
+        if self.ann_file:
+            with open(self.ann_file) as f:
+                rel = [ln.strip() for ln in f if ln.strip()]
+            return [p if osp.isabs(p) else osp.join(self.data_root, p) for p in rel]
+        return list_msip_images(self.data_root, self.subsets)
+
+    def load_data_list(self) -> List[dict]:
+        paths = self._image_paths()
+        if self.data_ratio != 1.0:
+            paths = paths[::int(1 / self.data_ratio)]
+        data_list = []
+        for i, p in enumerate(paths):
+            info = dict(img_path=p, roi_path=roi_path_for(p),
+                        subset=osp.basename(osp.dirname(osp.dirname(p))),
+                        sample_idx=i)
+            if self.load_rois:
+                info['rois'] = self._read_rois(info['roi_path'])
+            data_list.append(info)
+        return data_list
+
+    @staticmethod
+    def _read_rois(path: str) -> np.ndarray:
+        if not osp.exists(path):
+            return np.zeros((0, 4), np.int64)
+        try:
+            rois, problems = read_roi_file(path)
+        except RoIFileError as e:
+            print_log(f'MSIPDataset: {e}; using no RoIs', logger='current',
+                      level=30)
+            return np.zeros((0, 4), np.int64)
+        for msg in problems[:3]:
+            print_log(f'MSIPDataset: skipped bad RoI line {msg}', logger='current',
+                      level=30)
+        return rois
+
+    # ------------------------------------------------------------------ loading
+    def prepare_data(self, idx: int):
+        try:
+            return super().prepare_data(idx)
+        except Exception as e:  # noqa: BLE001 - re-raised or reported with the path
+            path = self.get_data_info(idx).get('img_path')
+            if self.test_mode or not self.skip_unreadable:
+                raise RuntimeError(f'MSIPDataset: cannot load sample {idx} '
+                                   f'({path}): {type(e).__name__}: {e}') from e
+            if path not in self.unreadable:
+                self.unreadable.append(path)
+                print_log(f'MSIPDataset: skipping unreadable image {path} '
+                          f'({type(e).__name__}: {e})', logger='current', level=30)
+            return None
+
+    def extra_repr(self) -> List[str]:
+        return [f'Root: \t{self.data_root}',
+                f'Subsets: \t{self.subsets or "all"}',
+                f'Data ratio: \t{self.data_ratio}']
+
+
+__all__ = ['MSIPDataset', 'MSIP_MEAN', 'MSIP_STD', 'MSIP_MEAN_01', 'MSIP_STD_01',
+           'INFRARED_DOWNSTREAM_MEAN', 'INFRARED_DOWNSTREAM_STD', 'IMG_EXTENSIONS',
+           'list_thermal_images', 'msip_subsets', 'roi_path_for', 'stem_of']
