@@ -9,3 +9,5 @@ install_safe_checkpoint_loading()
 import mmpad.models.selfsup  # noqa: F401,E402
 import mmpad.engine.hooks.delayed_scale_hook  # noqa: F401,E402
 import mmpad.engine.hooks.adapter_checkpoint_hook  # noqa: F401,E402
+import mmpad.datasets.msip  # noqa: F401,E402
+import mmpad.datasets.transforms.roi_crop  # noqa: F401,E402
