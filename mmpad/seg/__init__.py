@@ -3,3 +3,5 @@ import mmpad.engine  # noqa: F401
 from mmpad.utils.checkpoint import install_safe_checkpoint_loading
 
 install_safe_checkpoint_loading()
+import mmpad.models.backbones.pad_mae_seg  # noqa: F401,E402
+import mmpad.engine.optimizers.vit_layer_decay  # noqa: F401,E402

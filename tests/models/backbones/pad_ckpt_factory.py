@@ -1,0 +1,63 @@
+"""Tiny mmpretrain MAE / PAD pre-training checkpoints for the downstream tests.
+
+Built from stock mmpretrain modules plus the one adapter module, in the layout the
+PAD pre-training Runner saves (``state_dict`` with ``backbone.*``, ``neck.*``).
+Other test files load this module by path (``load_factory()``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os.path as osp
+from typing import Dict, Optional
+
+import torch
+
+EMBED, DEPTH, HEADS, IMG = 64, 4, 2, 64
+
+
+def build_mae_state_dict(bottleneck: Optional[int] = 16, seed: int = 0,
+                         scale_mode: str = 'concat') -> Dict[str, torch.Tensor]:
+    """A tiny MAE (64-d, 4 blocks, 64 px, patch 16) state dict; with
+    ``bottleneck`` also PAD adapters in every block holding random (trained-
+    looking, non-zero) weights."""
+    from mmpretrain.registry import MODELS
+
+    import mmpad.pretrain  # noqa: F401
+    from mmpad.models.adapters.patchwise_scale_adapter import \
+        PatchwiseScaleAdapter
+
+    torch.manual_seed(seed)
+    mae = MODELS.build(dict(
+        type='MAE',
+        backbone=dict(type='MAEViT', arch=dict(
+            embed_dims=EMBED, num_layers=DEPTH, num_heads=HEADS,
+            feedforward_channels=4 * EMBED), img_size=IMG, patch_size=16),
+        neck=dict(type='MAEPretrainDecoder', num_patches=(IMG // 16)**2,
+                  patch_size=16, embed_dim=EMBED, decoder_embed_dim=32,
+                  decoder_depth=1, decoder_num_heads=2),
+        head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=16,
+                  loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+    mae.init_weights()
+    sd = {k: v.clone() for k, v in mae.state_dict().items()}
+    if bottleneck is not None:
+        for i in range(DEPTH):
+            adapter = PatchwiseScaleAdapter(EMBED, bottleneck=bottleneck,
+                                            scale_mode=scale_mode)
+            for name, value in adapter.state_dict().items():
+                sd[f'backbone.layers.{i}.adapter.{name}'] = \
+                    torch.randn_like(value) * 0.05
+    return sd
+
+
+def save_checkpoint(path: str, sd: Dict[str, torch.Tensor]) -> str:
+    torch.save(dict(state_dict=sd, meta=dict(epoch=1)), path)
+    return path
+
+
+def load_factory():
+    """This module, loaded by path (tests use --import-mode=importlib)."""
+    spec = importlib.util.spec_from_file_location(
+        'pad_ckpt_factory', osp.abspath(__file__))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
