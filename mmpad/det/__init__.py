@@ -16,3 +16,4 @@ import mmpad.datasets.transforms.aligndet_transforms  # noqa: F401,E402
 import mmpad.models.backbones.pad_vit_det  # noqa: F401,E402
 import mmpad.models.backbones.simple_fpn  # noqa: F401,E402
 import mmpad.engine.optimizers.vit_layer_decay  # noqa: F401,E402
+import mmpad.datasets.flir  # noqa: F401,E402
