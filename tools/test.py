@@ -18,6 +18,7 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save evaluation results')
     parser.add_argument('--out', help='dump predictions to a pickle file')
+    parser.add_argument('--metrics-out', help='write the metrics to a JSON file')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value (xxx=yyy format)')
@@ -61,6 +62,12 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
     print(metrics)
+    if args.metrics_out:
+        import json
+        os.makedirs(osp.dirname(osp.abspath(args.metrics_out)), exist_ok=True)
+        with open(args.metrics_out, 'w') as f:
+            json.dump({k: float(v) if isinstance(v, (int, float)) else str(v)
+                       for k, v in metrics.items()}, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -53,7 +53,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'val/thermal_annotations.json')
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=40, val_interval=40)
+train_cfg = dict(
+    _delete_=True, type='IterBasedTrainLoop', max_iters=40, val_interval=40)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
 ]

@@ -3,7 +3,8 @@
 mmengine 0.10.7 calls ``torch.load(filename, map_location)`` without ``weights_only``.
 torch >= 2.6 defaults to ``weights_only=True``, which rejects OpenMMLab checkpoints
 because their ``meta`` holds a few non-tensor Python objects (mmengine's
-``HistoryBuffer`` from the message hub, numpy arrays and scalars).
+``HistoryBuffer`` from the message hub, whose ``statistics_methods`` pickle as
+``getattr(HistoryBuffer, 'mean')``, numpy arrays and scalars).
 
 :func:`install_safe_checkpoint_loading` re-registers mmengine's local-file loader so
 that it keeps ``weights_only=True`` but allow-lists exactly those benign types for the
@@ -33,7 +34,11 @@ def mmengine_safe_globals() -> List[Any]:
         from numpy.core.multiarray import _reconstruct, scalar
     except ImportError:  # pragma: no cover
         from numpy._core.multiarray import _reconstruct, scalar
-    safe: List[Any] = [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar]
+    # ``getattr`` is needed for HistoryBuffer's bound statistics methods. It is allowed
+    # only inside this scoped load: the weights-only unpickler still refuses to *call*
+    # anything outside this list, so attributes fetched with it cannot be invoked.
+    safe: List[Any] = [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar,
+                       getattr]
     for name in ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
                  'uint32', 'uint64', 'float16', 'float32', 'float64', 'str_'):
         safe.append(type(np.dtype(getattr(np, name))))
