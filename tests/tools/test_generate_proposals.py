@@ -1,0 +1,106 @@
+"""tools/generate_proposals.py: outputs, unreadable images, kill + resume, COCO json."""
+import json
+import multiprocessing as mp
+import os
+import os.path as osp
+import shutil
+import signal
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from mmpad.proposals import generate_proposals, read_roi_file
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))), 'tools'))
+import generate_proposals as tool  # noqa: E402
+
+
+def _msip_copy(demo_data, tmp_path, n_copies=1):
+    root = tmp_path / 'msip'
+    shutil.copytree(osp.join(demo_data, 'msip'), root)
+    t = root / 'street' / 'thermal'
+    base = sorted(os.listdir(t))
+    for k in range(1, n_copies):                 # more images for the kill test
+        for i, n in enumerate(base):
+            shutil.copy(t / n, t / f'{100 * k + i:07d}.jpg')
+    return root
+
+
+def test_roi_files_unreadable_images_and_summary(demo_data, tmp_path, capsys):
+    root = _msip_copy(demo_data, tmp_path)
+    (root / 'aerial' / 'thermal' / '0000099.jpg').write_bytes(b'not an image')
+    (root / 'aerial' / 'thermal' / '0000098.jpg').write_bytes(b'')
+    assert tool.main(['--msip', str(root), '--workers', '2']) == 0
+    out = capsys.readouterr().out
+    assert '10 done now, 2 skipped (unreadable)' in out
+    assert 'aerial/thermal/0000099.jpg' in out and 'proposals per image' in out
+    roi = root / 'street' / 'roi' / '0000003.txt'
+    rois, problems = read_roi_file(str(roi))
+    img = cv2.imread(str(root / 'street' / 'thermal' / '0000003.jpg'))
+    np.testing.assert_array_equal(rois, generate_proposals(img, 'pad'))
+    assert problems == [] and not (root / 'aerial' / 'roi' / '0000099.txt').exists()
+
+
+def _run_main(argv):
+    sys.exit(tool.main(argv))
+
+
+def test_resume_after_kill_processes_only_the_rest(demo_data, tmp_path, capsys):
+    root = _msip_copy(demo_data, tmp_path, n_copies=4)    # 4 + 6*4 = 28 images
+    argv = ['--msip', str(root), '--subsets', 'street', '--workers', '1']
+    child = mp.get_context('fork').Process(target=_run_main, args=(argv,))
+    child.start()
+    roi_dir = root / 'street' / 'roi'
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if roi_dir.exists() and len(os.listdir(roi_dir)) >= 3:
+            break
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    done = sorted(n for n in os.listdir(roi_dir) if n.endswith('.txt'))
+    assert 3 <= len(done) < 24, 'the kill should interrupt the run'
+    mtimes = {n: os.stat(roi_dir / n).st_mtime_ns for n in done}
+    capsys.readouterr()
+    assert tool.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f'{len(done)} already done, {24 - len(done)} done now' in out
+    assert all(os.stat(roi_dir / n).st_mtime_ns == t for n, t in mtimes.items())
+    assert len([n for n in os.listdir(roi_dir) if n.endswith('.txt')]) == 24
+
+
+def test_coco_json_with_ann_file_nms_metadata_and_resume(demo_data, tmp_path, capsys):
+    img_dir = osp.join(demo_data, 'flir/val')
+    ann = osp.join(demo_data, 'flir/val/thermal_annotations.json')
+    out = str(tmp_path / 'props' / 'val_ratio3size0008@0.5.json')
+    argv = ['--img-dir', img_dir, '--ann-file', ann, '--out-json', out,
+            '--workers', '1']
+    assert tool.main(argv + ['--limit', '2']) == 0          # stops early: no json
+    assert not osp.exists(out) and osp.exists(out + '.progress.jsonl')
+    assert tool.main(argv) == 0
+    text = capsys.readouterr().out
+    assert '2 already done, 2 done now' in text
+    with open(out) as f:
+        d = json.load(f)
+    assert d['categories'] == [dict(id=1, name='selective_search',
+                                    supercategory='selective_search')]
+    assert d['info']['preset'] == 'aligndet' and d['info']['nms_iou'] == 0.5
+    with open(ann) as f:
+        ids = {im['file_name']: im['id'] for im in json.load(f)['images']}
+    assert {im['file_name']: im['id'] for im in d['images']}.items() <= ids.items()
+    first = d['images'][0]
+    img = cv2.imread(osp.join(img_dir, first['file_name']))
+    boxes = [a['bbox'] for a in d['annotations'] if a['image_id'] == first['id']]
+    np.testing.assert_array_equal(boxes, generate_proposals(img, 'aligndet'))
+    assert {a['category_id'] for a in d['annotations']} == {1}
+    # different settings with the same progress file are refused
+    with pytest.raises(ValueError, match='different settings'):
+        tool.main(argv + ['--nms', 'none'])
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"images": ')
+    with pytest.raises(ValueError, match='bad.json'):
+        tool.main(['--img-dir', img_dir, '--ann-file', str(bad), '--out-json', out])
