@@ -17,24 +17,24 @@ from .version import __version__
 
 install_safe_checkpoint_loading()
 
-from . import engine  # noqa: E402,F401  (root-registry pieces)
 
-if importlib.util.find_spec('mmpretrain') is not None:
-    from . import pretrain  # noqa: F401
-
-def _has_mmcv_ops() -> bool:
+def _installed(name: str) -> bool:
     try:
-        return importlib.util.find_spec('mmcv._ext') is not None
-    except ImportError:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
         return False
 
 
-if importlib.util.find_spec('mmdet') is not None or \
-        importlib.util.find_spec('mmseg') is not None:
-    if _has_mmcv_ops():
-        if importlib.util.find_spec('mmdet') is not None:
+from . import engine  # noqa: E402,F401  (root-registry pieces)
+
+if _installed('mmpretrain'):
+    from . import pretrain  # noqa: F401
+
+if _installed('mmdet') or _installed('mmseg'):
+    if _installed('mmcv._ext'):  # compiled ops: mmdet / mmseg models need them
+        if _installed('mmdet'):
             from . import det  # noqa: F401
-        if importlib.util.find_spec('mmseg') is not None:
+        if _installed('mmseg'):
             from . import seg  # noqa: F401
     else:
         import warnings
