@@ -1,4 +1,6 @@
-"""Engine pieces: the runner and hooks (registered in mmengine's root registries)."""
+"""Engine pieces registered in mmengine's root registries (found from any scope):
+the runner and host-agnostic hooks."""
+from .hooks.nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .runner import MMPadRunner
 
-__all__ = ['MMPadRunner']
+__all__ = ['MMPadRunner', 'NonFiniteLossHook', 'NonFiniteLossError']
