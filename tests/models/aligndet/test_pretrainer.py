@@ -8,7 +8,7 @@ import torch
 import mmpad  # noqa: F401
 from mmdet.registry import MODELS
 
-from .conftest import FAMILIES, pretrainer_cfg
+from tests.models.aligndet.tiny_detectors import FAMILIES, pretrainer_cfg
 
 EXPECTED_LOSSES = {
     'retinanet': {'loss_bbox', 'loss_contrast'},
