@@ -12,12 +12,13 @@ from typing import Dict, Optional
 
 import torch
 
-EMBED, DEPTH, HEADS, IMG = 64, 4, 2, 64
+EMBED, HEADS, IMG = 64, 2, 64
 
 
 def build_mae_state_dict(bottleneck: Optional[int] = 16, seed: int = 0,
-                         scale_mode: str = 'concat') -> Dict[str, torch.Tensor]:
-    """A tiny MAE (64-d, 4 blocks, 64 px, patch 16) state dict; with
+                         scale_mode: str = 'concat', depth: int = 4,
+                         mlp_ratio: int = 4) -> Dict[str, torch.Tensor]:
+    """A tiny MAE (64-d, ``depth`` blocks, 64 px, patch 16) state dict; with
     ``bottleneck`` also PAD adapters in every block holding random (trained-
     looking, non-zero) weights."""
     from mmpretrain.registry import MODELS
@@ -30,8 +31,8 @@ def build_mae_state_dict(bottleneck: Optional[int] = 16, seed: int = 0,
     mae = MODELS.build(dict(
         type='MAE',
         backbone=dict(type='MAEViT', arch=dict(
-            embed_dims=EMBED, num_layers=DEPTH, num_heads=HEADS,
-            feedforward_channels=4 * EMBED), img_size=IMG, patch_size=16),
+            embed_dims=EMBED, num_layers=depth, num_heads=HEADS,
+            feedforward_channels=mlp_ratio * EMBED), img_size=IMG, patch_size=16),
         neck=dict(type='MAEPretrainDecoder', num_patches=(IMG // 16)**2,
                   patch_size=16, embed_dim=EMBED, decoder_embed_dim=32,
                   decoder_depth=1, decoder_num_heads=2),
@@ -40,7 +41,7 @@ def build_mae_state_dict(bottleneck: Optional[int] = 16, seed: int = 0,
     mae.init_weights()
     sd = {k: v.clone() for k, v in mae.state_dict().items()}
     if bottleneck is not None:
-        for i in range(DEPTH):
+        for i in range(depth):
             adapter = PatchwiseScaleAdapter(EMBED, bottleneck=bottleneck,
                                             scale_mode=scale_mode)
             for name, value in adapter.state_dict().items():
