@@ -17,7 +17,8 @@ model = dict(
                   mlp_ratio=2.)),
     adapter=dict(bottleneck=8))
 
-data_root = 'data/demo/msip/'
+# MMPAD_DATA_ROOT (default data/demo) points demo configs at generated or real data.
+data_root = '{{$MMPAD_DATA_ROOT:data/demo}}/msip/'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='ObjectSensitiveRandomRoICrop', size=img_size, p=0.85),

@@ -63,7 +63,8 @@ def default_frozen(model: nn.Module) -> list:
 def build_pad(algorithm: dict,
               adapter: Optional[dict] = None,
               frozen: Optional[Sequence[str]] = None,
-              trainable: Sequence[str] = (ADAPTER_KEY, )) -> nn.Module:
+              trainable: Sequence[str] = (ADAPTER_KEY, ),
+              data_preprocessor: Optional[dict] = None) -> nn.Module:
     """Build ``algorithm`` as its PAD version.
 
     Args:
@@ -73,6 +74,8 @@ def build_pad(algorithm: dict,
         frozen: parameter-name prefixes to freeze; ``None`` = pad.md §1.6
             (see :func:`default_frozen`). ``[]`` trains everything.
         trainable: substrings that stay trainable inside a frozen prefix.
+        data_preprocessor: used when ``algorithm`` has none (the Runner passes
+            the config's top-level ``data_preprocessor`` here).
 
     Returns:
         The built algorithm (its own class), with adapters and freezing
@@ -82,6 +85,8 @@ def build_pad(algorithm: dict,
     if 'backbone' not in cfg:
         raise KeyError('PAD: `algorithm` needs a `backbone` config')
     cfg['backbone'] = pad_backbone_cfg(cfg['backbone'], adapter)
+    if data_preprocessor is not None:
+        cfg.setdefault('data_preprocessor', data_preprocessor)
     model = MODELS.build(cfg)
     if frozen is None:
         frozen = default_frozen(model)
