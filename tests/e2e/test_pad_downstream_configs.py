@@ -34,6 +34,7 @@ def test_detection_recipe():
     assert (b.type, b.img_size, b.window_size, b.drop_path_rate) == (
         'PADViTDet', 1024, 14, 0.1)
     assert b.arch.global_attn_indexes == [2, 5, 8, 11] and b.use_rel_pos
+    assert b.pretrain_img_size == 224
     assert pad.model.neck.type == 'SimpleFPN'
     assert pad.model.rpn_head.num_convs == 2
     assert pad.model.roi_head.bbox_head.type == 'Shared4Conv1FCBBoxHead'

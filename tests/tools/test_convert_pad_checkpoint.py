@@ -84,6 +84,11 @@ def test_det_checkpoint_loads_with_no_missing_keys(pad_ckpt, pad_state_dict,
     assert sd['pos_embed'].shape == (1, 8, 8, 64)
     torch.testing.assert_close(sd['pos_embed'][0].mean((0, 1)), src.mean((0, 1)),
                                atol=0.05, rtol=0)
+    # ViTDet style: the table stays at the pre-training grid, loaded verbatim
+    kept = PADViTDet(adapter_cfg=ADAPTER, pretrain_img_size=64,
+                     init_cfg=dict(type='Pretrained', checkpoint=dst), **DET)
+    kept.init_weights()
+    assert torch.equal(kept.pos_embed[0], src)
 
 
 def test_seg_checkpoint_loads_with_no_missing_keys(pad_ckpt, pad_state_dict,

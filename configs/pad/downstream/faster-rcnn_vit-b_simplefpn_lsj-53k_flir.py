@@ -3,8 +3,9 @@
 # MSIP continual pre-training checkpoint converted with
 #   python tools/convert_pad_checkpoint.py PRETRAIN.pth checkpoints/vit-b_det.pth --target det
 # pad.md §5.3: ViT-B at 1024, window attention 14x14 except blocks 2, 5, 8, 11,
-# decomposed relative positions (zero init), absolute position embedding
-# interpolated from the 224 grid (CLS dropped), drop-path 0.1; SimpleFPN (4, 2, 1,
+# decomposed relative positions (zero init), absolute position embedding kept at the
+# 224 pre-training grid (CLS dropped) and interpolated in every forward as in ViTDet,
+# drop-path 0.1; SimpleFPN (4, 2, 1,
 # 0.5 + P6, LN); RPN 2 convs; 4conv1fc box head with LN; AdamW 1e-4, wd 0.1 (0 for
 # norms and pos_embed), layer decay 0.7; batch 2, 53,172 iterations, lr x0.1 at
 # 35,448 and 48,741, warm-up 250; AMP; seed 42.
@@ -38,6 +39,7 @@ model = dict(
             global_attn_indexes=[2, 5, 8, 11]),
         img_size=1024,
         patch_size=16,
+        pretrain_img_size=224,  # 14x14 table, interpolated to the input grid
         window_size=14,
         use_abs_pos=True,
         use_rel_pos=True,

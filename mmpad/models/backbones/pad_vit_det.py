@@ -13,11 +13,14 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import torch
+import torch.nn as nn
 from mmdet.registry import MODELS
 from mmengine.model import ModuleList
 from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
                                                  ViTSAM, window_partition,
                                                  window_unpartition)
+from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor
 
 from mmpad.models.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter
@@ -83,6 +86,10 @@ class PADViTDet(ViTSAM):
         adapter_cfg: kwargs of :class:`PatchwiseScaleAdapter` except
             ``embed_dims`` (PAD: ``dict(bottleneck=64, dropout=0.1,
             scale_mode='concat')``); ``None`` gives the plain ViTDet backbone.
+        pretrain_img_size: keep the absolute position embedding at the
+            pre-training grid (224 px -> 14x14) and interpolate it (bicubic) to
+            the input grid in every forward, as ViTDet does; ``None`` keeps
+            ViTSAM's behaviour (a table at ``img_size``, resized once on load).
         init_cfg: ``dict(type='Pretrained', checkpoint=...)`` loads a checkpoint
             converted by ``tools/convert_pad_checkpoint.py --target det`` through
             :func:`load_pretrained_backbone` (errors on wrong adapter sizes or
@@ -98,7 +105,9 @@ class PADViTDet(ViTSAM):
     def __init__(self,
                  arch='base',
                  img_size: int = 224,
+                 patch_size: int = 16,
                  adapter_cfg: Optional[dict] = None,
+                 pretrain_img_size: Optional[int] = None,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  qkv_bias: bool = True,
@@ -111,6 +120,7 @@ class PADViTDet(ViTSAM):
         super().__init__(
             arch=arch,
             img_size=img_size,
+            patch_size=patch_size,
             drop_rate=drop_rate,
             drop_path_rate=drop_path_rate,
             qkv_bias=qkv_bias,
@@ -144,9 +154,29 @@ class PADViTDet(ViTSAM):
                 num_layers=self.num_layers)
             cfg.update(layer_cfgs[i])
             self.layers.append(PADViTDetLayer(**cfg))
+        if pretrain_img_size is not None and self.use_abs_pos:
+            grid = pretrain_img_size // patch_size
+            # forward() resizes pos_embed from self.patch_resolution
+            self.patch_resolution = (grid, grid)
+            self.pos_embed = nn.Parameter(
+                torch.zeros(1, grid, grid, self.embed_dims))
         self.frozen_stages = frozen_stages
         if frozen_stages > 0:
             self._freeze_stages()
+
+    def _prepare_pos_embed(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Load hook: resize a checkpoint's (1, h, w, C) position embedding to
+        this backbone's table (ViTSAM's hook assumes the table is at
+        ``img_size``)."""
+        name = prefix + 'pos_embed'
+        if name not in state_dict or \
+                state_dict[name].shape == self.pos_embed.shape:
+            return
+        ckpt = state_dict[name]
+        src, dst = tuple(ckpt.shape[1:3]), tuple(self.pos_embed.shape[1:3])
+        state_dict[name] = resize_pos_embed(
+            ckpt.flatten(1, 2), src, dst, self.interpolate_mode,
+            0).view(1, *dst, self.embed_dims)
 
     @staticmethod
     def resized_on_load(key: str) -> bool:

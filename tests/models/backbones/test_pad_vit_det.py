@@ -93,3 +93,25 @@ def test_adapter_term_bypasses_drop_path():
     dropped = [b for b in range(4)
                if torch.allclose(out[b], h[b] + term[b], atol=1e-5)]
     assert len(dropped) >= 3
+
+
+def test_position_embedding_kept_at_pretraining_grid():
+    """ViTDet: a 4x4 (pre-training) table interpolated in every forward gives
+    the same features as ViTSAM's table resized once on load, and stays 4x4."""
+    torch.manual_seed(0)
+    src = ViTSAM(**dict(KW, img_size=64)).state_dict()['pos_embed']
+    src.normal_()
+    weights = {k: v for k, v in _build().state_dict().items()}
+    weights['pos_embed'] = src  # (1, 4, 4, 64)
+    kept = PADViTDet(adapter_cfg=ADAPTER, pretrain_img_size=64,
+                     **dict(KW, img_size=128))
+    once = PADViTDet(adapter_cfg=ADAPTER, **dict(KW, img_size=128))
+    for model in (kept, once):
+        model.load_state_dict(
+            {k: v for k, v in weights.items() if 'rel_pos' not in k},
+            strict=False)
+        model.eval()
+    assert kept.pos_embed.shape == (1, 4, 4, 64)
+    assert once.pos_embed.shape == (1, 8, 8, 64)
+    x = torch.randn(1, 3, 128, 128)
+    torch.testing.assert_close(kept(x), once(x))

@@ -30,6 +30,7 @@ model = dict(
             feedforward_channels=2 * embed_dims,
             global_attn_indexes=[1, 3]),
         img_size=image_size[0],
+        pretrain_img_size=64,  # the PAD demo pre-trains at 64 px
         window_size=4,
         out_indices=[3],
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
