@@ -6,7 +6,8 @@ Source (mmpretrain ``MAE`` / ``MILAN`` algorithm, ``state_dict`` of the Runner):
     backbone.cls_token (1, 1, C)          backbone.pos_embed (1, 1 + g*g, C)
     backbone.patch_embed.projection.*     backbone.ln1.*  (final norm)
     backbone.layers.<i>.{ln1, attn.qkv, attn.proj, ln2, ffn.layers.0.0, ffn.layers.1}.*
-    backbone.layers.<i>.adapter.{norm, down, up}.*, .adapter.scale_pred.weight | .adapter.scale
+    backbone.layers.<i>.adapter.{norm, down, up}.*,
+    backbone.layers.<i>.adapter.scale_pred.weight (or .adapter.scale)
     neck.* (decoder), target_generator.* (MILAN teacher), ...
 
 Targets (keys without prefix, loaded by ``init_cfg=dict(type='Pretrained')``):

@@ -1,4 +1,5 @@
-"""PADMAE: mmseg's MAE backbone with PAD adapters (pad.md §1.2, §1.4, §5.2, defect 3)."""
+"""PADMAE: mmseg's MAE backbone with PAD adapters
+(pad.md §1.2, §1.4, §5.2, defect 3)."""
 import math
 
 import pytest

@@ -1,4 +1,5 @@
-"""PADViTDet: the ViTDet-style mmdet backbone with PAD adapters (pad.md §1.2, §5.3)."""
+"""PADViTDet: the ViTDet-style mmdet backbone with PAD adapters
+(pad.md §1.2, §5.3)."""
 import pytest
 import torch
 
