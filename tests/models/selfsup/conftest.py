@@ -21,11 +21,16 @@ def demo_cfg():
 
 @pytest.fixture
 def tiny_mae(demo_cfg):
-    """Stock tiny MAE algorithm config (the demo's wrapped algorithm)."""
-    return copy.deepcopy(demo_cfg.model.algorithm.to_dict())
+    """Stock tiny MAE algorithm config (the demo's wrapped algorithm, with the
+    demo's MSIP data preprocessor as the Runner would pass it)."""
+    cfg = copy.deepcopy(demo_cfg.model.algorithm.to_dict())
+    cfg['data_preprocessor'] = demo_cfg.data_preprocessor.to_dict()
+    return cfg
 
 
 @pytest.fixture
 def tiny_pad(demo_cfg):
     """The demo's ``type='PAD'`` model config."""
-    return copy.deepcopy(demo_cfg.model.to_dict())
+    cfg = copy.deepcopy(demo_cfg.model.to_dict())
+    cfg['data_preprocessor'] = demo_cfg.data_preprocessor.to_dict()
+    return cfg

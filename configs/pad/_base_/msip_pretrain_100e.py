@@ -1,0 +1,81 @@
+# The MSIP continual pre-training recipe shared by every PAD / baseline config
+# (pad.md §2-§4): MSIP with object-sensitive RoI crops, 100 epochs (30 linear warm-up
+# from 0, then per-iteration half cosine to 0), AdamW (0.9, 0.95), wd 0.05 (none on
+# 1-D tensors and biases; on for mask_token and the scale predictor, D4), base lr
+# 1e-4 x effective batch / 256 with effective batch 4096, AMP, no clipping,
+# seed 0 + rank. The model comes from the config inheriting this one.
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs512_mae.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
+runner_type = 'MMPadRunner'
+
+# ---------------------------------------------------------------- data (§2, §3)
+# MSIP normalisation (pad.md §3.3, D3): mean 0.3801, std 0.1871 on [0, 1] pixels;
+# the same numbers as mmpad.datasets.msip.MSIP_MEAN / MSIP_STD.
+msip_mean = [96.9255, 96.9255, 96.9255]
+msip_std = [47.7105, 47.7105, 47.7105]
+data_root = 'data/msip/'
+data_preprocessor = dict(
+    type='SelfSupDataPreprocessor', mean=msip_mean, std=msip_std, to_rgb=True)
+roi_crop_p = 0.85  # probability of an object-sized (not large) RoI crop (§2.2)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ObjectSensitiveRandomRoICrop', size=224, p=roi_crop_p),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs')
+]
+train_dataloader = dict(
+    batch_size=512,  # x 8 GPUs = 4096 (D1); or accumulate gradients
+    num_workers=8,
+    persistent_workers=True,
+    pin_memory=True,
+    # re-stated without the `_scope_` that mmengine adds to `mmpretrain::` bases:
+    # the Runner passes collate_fn's keys to the function as keyword arguments
+    collate_fn=dict(_delete_=True, type='default_collate'),
+    dataset=dict(
+        _delete_=True,
+        type='MSIPDataset',
+        data_root=data_root,
+        subsets=None,  # every subset directory under data_root
+        data_ratio=1.0,
+        pipeline=train_pipeline))
+
+# ------------------------------------------------------------ optimisation (§4.1)
+base_lr = 1e-4  # per 256 images (not MAE's 1.5e-4)
+decay_mask_token_and_scale = True  # D4: the reference decays both
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(
+        type='AdamW', lr=base_lr * 4096 / 256, betas=(0.9, 0.95),
+        weight_decay=0.05),
+    # no decay on 1-D tensors (norms, biases, the adapter LN); mask_token and the
+    # scale predictor weight are not 1-D, so they are decayed unless switched off
+    paramwise_cfg=dict(
+        flat_decay_mult=0.0,
+        custom_keys={} if decay_mask_token_and_scale else {
+            'mask_token': dict(decay_mult=0.0),
+            'scale_pred': dict(decay_mult=0.0)
+        }))
+max_epochs = 100
+warmup_epochs = 30
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-9, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
+         eta_min=0.0, by_epoch=True, begin=warmup_epochs, end=max_epochs,
+         convert_to_iter_based=True)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# lr above is for 4096 images per step; other batch sizes are scaled linearly
+auto_scale_lr = dict(base_batch_size=4096, enable=True)
+randomness = dict(seed=0, diff_rank_seed=True)
+
+# ------------------------------------------------------------------- runtime
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(type='CheckpointHook', interval=20, save_last=True,
+                    max_keep_ckpts=-1))
+resume = False  # `tools/train.py --resume` resumes from the work dir
