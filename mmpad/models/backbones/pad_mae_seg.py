@@ -173,7 +173,7 @@ class PADMAE(MAE):
         if pretrained:
             filename = init_cfg['checkpoint']
             state_dict = self._resize_for_load(
-                read_backbone_state_dict(filename))
+                read_backbone_state_dict(filename, init_cfg.get('prefix')))
             load_pretrained_backbone(
                 self, state_dict, filename, self.resized_on_load,
                 has_adapters=self.adapter_cfg is not None)

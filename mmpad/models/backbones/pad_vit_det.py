@@ -198,6 +198,7 @@ class PADViTDet(ViTSAM):
         finally:
             self.init_cfg = init_cfg
         filename = init_cfg['checkpoint']
+        state_dict = read_backbone_state_dict(filename, init_cfg.get('prefix'))
         load_pretrained_backbone(
-            self, read_backbone_state_dict(filename), filename,
-            self.resized_on_load, has_adapters=self.adapter_cfg is not None)
+            self, state_dict, filename, self.resized_on_load,
+            has_adapters=self.adapter_cfg is not None)

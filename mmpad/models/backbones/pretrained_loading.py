@@ -9,7 +9,7 @@ therefore raises on both, and logs what was loaded, missing and unexpected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn as nn
@@ -28,11 +28,15 @@ class LoadReport:
     unexpected: List[str] = field(default_factory=list)
 
 
-def read_backbone_state_dict(filename: str) -> Dict[str, torch.Tensor]:
+def read_backbone_state_dict(filename: str,
+                             prefix: Optional[str] = None
+                             ) -> Dict[str, torch.Tensor]:
     """The backbone state dict of a converted checkpoint (keys without prefix).
 
     Accepts ``{'state_dict': ...}``, ``{'model': ...}`` or a bare state dict.
-    A pre-training checkpoint that was not converted (``backbone.*`` / ``neck.*``
+    With ``prefix`` (e.g. ``'backbone.'`` to start from a fine-tuned detector)
+    only the keys under it are kept, without it. Without ``prefix``, a
+    pre-training checkpoint that was not converted (``backbone.*`` / ``neck.*``
     keys) is refused with a hint to run ``tools/convert_pad_checkpoint.py``.
     """
     ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
@@ -44,12 +48,19 @@ def read_backbone_state_dict(filename: str) -> Dict[str, torch.Tensor]:
     if not tensors:
         raise ValueError(f'{filename}: holds no tensors (keys: '
                          f'{sorted(state_dict)[:8]})')
-    if any(k.startswith(('backbone.', 'neck.')) for k in tensors):
+    if prefix:
+        tensors = {k[len(prefix):]: v for k, v in tensors.items()
+                   if k.startswith(prefix)}
+        if not tensors:
+            raise ValueError(f'{filename}: no key starts with {prefix!r}')
+    elif any(k.startswith(('backbone.', 'neck.')) for k in tensors):
         raise ValueError(
             f'{filename}: looks like an unconverted pre-training checkpoint '
             f'(keys such as {next(iter(tensors))!r}); convert it with '
             '`python tools/convert_pad_checkpoint.py CKPT OUT --target det|seg` '
-            'and point init_cfg.checkpoint at the result')
+            'and point init_cfg.checkpoint at the result (or set '
+            "init_cfg.prefix='backbone.' to take the backbone of a fine-tuned "
+            'model)')
     return tensors
 
 

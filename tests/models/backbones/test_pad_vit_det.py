@@ -116,3 +116,19 @@ def test_position_embedding_kept_at_pretraining_grid():
     assert once.pos_embed.shape == (1, 8, 8, 64)
     x = torch.randn(1, 3, 128, 128)
     torch.testing.assert_close(kept(x), once(x))
+
+
+def test_pretrained_backbone_of_a_finetuned_detector(tmp_path):
+    """init_cfg prefix='backbone.' takes the backbone out of a detector."""
+    src = _build()
+    for layer in src.layers:
+        _randomise(layer.adapter)
+    state = {f'backbone.{k}': v for k, v in src.state_dict().items()}
+    state['neck.fpn1.0.weight'] = torch.zeros(1)
+    path = str(tmp_path / 'detector.pth')
+    torch.save(dict(state_dict=state), path)
+    dst = PADViTDet(adapter_cfg=ADAPTER, init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='backbone.'), **KW)
+    dst.init_weights()
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v), k
