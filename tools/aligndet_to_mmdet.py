@@ -120,7 +120,7 @@ def check_against_config(state: Dict[str, torch.Tensor], config: str,
 
 
 def _print_keys(title: str, keys: List[str], limit: int = 20) -> None:
-    groups = Counter('.'.join(k.split('.')[:3]) for k in keys)
+    groups = Counter(k.rsplit('.', 1)[0] for k in keys)
     print(f'{title}: {len(keys)}')
     for prefix, count in sorted(groups.items())[:limit]:
         print(f'    {prefix}.* x{count}')

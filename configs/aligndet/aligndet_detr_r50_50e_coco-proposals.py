@@ -7,6 +7,9 @@ _base_ = [
     './_base_/aligndet_pretrain_coco.py'
 ]
 
+custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
+runner_type = 'MMPadRunner'
+
 num_clusters = 256
 detector = _base_.model
 detector.backbone.frozen_stages = 4

@@ -7,6 +7,9 @@ _base_ = [
     './_base_/aligndet_pretrain_coco.py'
 ]
 
+custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
+runner_type = 'MMPadRunner'
+
 detector = _base_.model
 detector.data_preprocessor = _base_.aligndet_data_preprocessor
 detector.backbone.frozen_stages = 4

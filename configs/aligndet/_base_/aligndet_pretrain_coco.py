@@ -1,10 +1,8 @@
 # AlignDet box-domain pre-training data and runtime pieces (aligndet spec §1, §3, §9).
 # Family configs inherit a stock mmdet detector config *and* this file; every key
-# here has an `aligndet_` prefix (or is absent from stock configs) so the two bases
-# never collide, and the family config assembles them, e.g.
-#   train_dataloader = dict(_delete_=True, **_base_.aligndet_train_dataloader)
-custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
-runner_type = 'MMPadRunner'
+# here has an `aligndet_` prefix (or is absent from stock configs: custom_hooks) so
+# the two bases never collide, and the family config assembles them, e.g.
+#   train_dataloader = dict(_base_.aligndet_train_dataloader, _delete_=True)
 
 aligndet_data_root = 'data/coco/'
 # COCO-style proposals, one category 'selective_search' (tools/generate_proposals.py;
