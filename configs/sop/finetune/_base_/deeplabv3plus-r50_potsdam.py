@@ -1,0 +1,11 @@
+# Fine-tuning recipe shared by every initialisation (sop.md §6): mmseg's stock
+# DeepLabV3+ R-50 Potsdam config (SGD lr 0.01, poly, 80k iterations, 512 crops,
+# batch 4 x 4 GPUs), evaluated every 1k iterations for convergence curves
+# (tools/plot_convergence.py). Leaves set the label fraction and the initialisation.
+_base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb4-80k_potsdam-512x512.py',
+          './finetune_common.py']
+
+train_cfg = dict(val_interval=1000)
+default_hooks = dict(
+    checkpoint=dict(by_epoch=False, interval=8000, max_keep_ckpts=2,
+                    save_best='mIoU', rule='greater'))

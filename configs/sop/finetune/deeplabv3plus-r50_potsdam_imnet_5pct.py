@@ -1,0 +1,15 @@
+# DeepLabV3+ R-50 on Potsdam, 5 % of the training labels, ImageNet init
+# (mmseg's default open-mmlab://resnet50_v1c).
+# Split: data_root/splits/train_5pct_seed0.txt from
+#   python tools/make_label_fraction_splits.py <data_root>/img_dir/train --out-dir <data_root>/splits
+# Other seeds: --cfg-options train_dataloader.dataset.ann_file=splits/train_5pct_seed1.txt randomness.seed=1
+# Below 25 % labels the schedule is cut in proportion with a floor of 10k iterations
+# (sop.md §6): 10000 iterations instead of 80k.
+_base_ = ['./_base_/deeplabv3plus-r50_potsdam.py']
+label_fraction = 5
+train_dataloader = dict(dataset=dict(ann_file='splits/train_5pct_seed0.txt'))
+train_cfg = dict(max_iters=10000)
+param_scheduler = [
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=10000,
+         by_epoch=False)
+]

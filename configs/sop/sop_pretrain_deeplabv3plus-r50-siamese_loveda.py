@@ -1,0 +1,8 @@
+# Ablation (sop.md §3, §9): siamese_gap fusion instead of early fusion for
+# DeepLabV3+ R-50. A shared 3-channel backbone runs on I and on S (256 px); the
+# pooled S features are fused into every I stage by 1x1 convs (dropped downstream).
+_base_ = ['./sop_pretrain_deeplabv3plus-r50_loveda.py']
+model = dict(
+    fusion='siamese_gap',
+    sub_size=256,
+    fusion_channels=[256, 512, 1024, 2048])

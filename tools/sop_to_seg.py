@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Convert an SOP pre-training checkpoint into the stock downstream segmentor.
+
+The 6-channel input kernel of an ``early`` model is sliced back to 3 channels,
+fusion modules / segment embeddings and the 1-channel classifiers (``conv_seg``)
+are dropped. The output is loadable with ``load_from`` by the stock config with
+only ``conv_seg`` missing; ``--check-config`` verifies exactly that.
+
+Examples::
+
+    python tools/sop_to_seg.py work_dirs/sop_pretrain/iter_40000.pth sop_r50.pth
+    python tools/sop_to_seg.py IN.pth OUT.pth --check-config \\
+        configs/sop/finetune/deeplabv3plus-r50_loveda_imnet_100pct.py
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from mmpad.models.sop.convert import (CONV_SEG, FUSION_MODES,  # noqa: E402
+                                      ConversionError, sop_to_seg_state_dict)
+from mmpad.models.sop.first_conv import SLICE_MODES  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description='SOP checkpoint -> stock mmseg segmentor checkpoint')
+    p.add_argument('src', help='SOP checkpoint (mmengine .pth)')
+    p.add_argument('dst', help='output checkpoint')
+    p.add_argument('--fusion', default='auto', choices=('auto', ) + FUSION_MODES,
+                   help='fusion mode of the SOP model (default: detect)')
+    p.add_argument('--early-slice', default='image_x2', choices=SLICE_MODES,
+                   help='6->3 channel rule for early fusion: 2*W[:, :3] '
+                   '(image_x2, default), W[:, :3] (image) or W[:, :3]+W[:, 3:] (sum)')
+    p.add_argument('--first-conv-key', default=None,
+                   help='key of the input kernel (default: detect)')
+    p.add_argument('--keep-conv-seg', action='store_true',
+                   help='keep the 1-channel classifiers')
+    p.add_argument('--check-config', default=None,
+                   help='downstream config: build its model and check that the '
+                   'output loads with only conv_seg missing')
+    return p.parse_args(argv)
+
+
+def load_state_dict(path: str) -> dict:
+    from mmpad.utils.checkpoint import torch_load_checked
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such checkpoint')
+    ckpt = torch_load_checked(path, map_location='cpu')
+    if not isinstance(ckpt, dict):
+        raise ConversionError(f'{path}: not a checkpoint dict ({type(ckpt).__name__})')
+    state = ckpt.get('state_dict', ckpt)
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ConversionError(f'{path}: holds no tensors (keys: {list(ckpt)[:5]})')
+    return {k[7:] if k.startswith('module.') else k: v for k, v in tensors.items()}
+
+
+def check_against_config(state: dict, config: str) -> List[str]:
+    """Load ``state`` into the model of ``config``; return the problems found."""
+    import mmpad  # noqa: F401  (registers mmpad, safe checkpoint loading)
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    target = model.state_dict()
+    problems = []
+    missing = [k for k in target if k not in state]
+    unexpected = [k for k in state if k not in target]
+    bad_missing = [k for k in missing if not CONV_SEG.match(k)]
+    if bad_missing:
+        problems.append(f'missing in checkpoint: {bad_missing}')
+    if unexpected:
+        problems.append(f'not in the {config} model: {unexpected}')
+    mism = [f'{k}: {list(v.shape)} vs {list(target[k].shape)}'
+            for k, v in state.items() if k in target and v.shape != target[k].shape]
+    if mism:
+        problems.append(f'shape mismatch: {mism}')
+    if not problems:
+        model.load_state_dict(state, strict=False)
+    return problems
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+    try:
+        state = load_state_dict(args.src)
+        items = dict(tqdm(state.items(), desc='reading', unit='tensor',
+                          disable=len(state) < 50))
+        out, report = sop_to_seg_state_dict(
+            items, fusion=args.fusion, early_slice=args.early_slice,
+            first_conv_key=args.first_conv_key, keep_conv_seg=args.keep_conv_seg)
+    except (ConversionError, FileNotFoundError, RuntimeError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    print(report.summary())
+    if args.check_config:
+        problems = check_against_config(out, args.check_config)
+        if problems:
+            print(f'error: the converted weights do not fit {args.check_config}:\n  '
+                  + '\n  '.join(problems), file=sys.stderr)
+            return 3
+        print(f'check: loads into {args.check_config} with only conv_seg missing')
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save(dict(state_dict=out,
+                    meta=dict(sop_to_seg=dict(
+                        source=osp.abspath(args.src), fusion=report.fusion,
+                        early_slice=args.early_slice, dropped=report.dropped))),
+               args.dst)
+    print(f'saved {report.kept} tensors to {args.dst} '
+          f'({len(report.dropped)} dropped, {len(report.sliced)} sliced)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
