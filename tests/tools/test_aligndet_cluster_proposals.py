@@ -1,0 +1,99 @@
+"""tools/aligndet_cluster_proposals.py: RoI features -> PCA -> k-means cluster ids
+for DETR pre-training."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from tools import aligndet_cluster_proposals as clustering
+
+TINY_BACKBONE = dict(
+    type='ResNet', depth=18, base_channels=8, num_stages=4, out_indices=(3, ),
+    frozen_stages=4, norm_cfg=dict(type='BN', requires_grad=False),
+    norm_eval=True, style='pytorch', init_cfg=None)
+
+
+def test_kmeans_recovers_separated_blobs():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0., 0.], [10., 0.], [0., 10.], [10., 10.]])
+    truth = torch.arange(4).repeat_interleave(50)
+    x = centres[truth] + 0.5 * torch.randn(200, 2, generator=g)
+    _, assign, iters = clustering.kmeans(x, 4, seed=3)
+    # every true blob maps to exactly one cluster and vice versa
+    pairs = set(zip(truth.tolist(), assign.tolist()))
+    assert len(pairs) == 4 and len({a for _, a in pairs}) == 4
+    assert iters < 100
+    with pytest.raises(ValueError, match='at least k=5'):
+        clustering.kmeans(x[:4], 5)
+
+
+def test_streaming_pca_matches_batch_pca():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(300, 6, generator=g) @ torch.randn(6, 6, generator=g)
+    cov = clustering.StreamingCovariance(6)
+    for chunk in x.split(70):
+        cov.update(chunk)
+    mean, comps, ratio = cov.pca(3)
+    assert torch.allclose(mean, x.mean(0), atol=1e-5)
+    _, s, v = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+    for i in range(3):  # same principal directions, up to sign
+        assert abs(float(comps[:, i] @ v[i])) == pytest.approx(1.0, abs=1e-4)
+    assert ratio == pytest.approx(float((s[:3] ** 2).sum() / (s ** 2).sum()),
+                                  abs=1e-5)
+
+
+def _proposals(demo_data, out):
+    ann = json.load(open(osp.join(demo_data, 'flir/train/thermal_annotations.json')))
+    for a in ann['annotations']:
+        a['category_id'] = 1
+    ann['categories'] = [dict(id=1, name='selective_search')]
+    json.dump(ann, open(out, 'w'))
+    return ann
+
+
+def test_cluster_ids_written_as_classes(demo_data, tmp_path, capsys):
+    src = str(tmp_path / 'proposals.json')
+    original = _proposals(demo_data, src)
+    cfg = str(tmp_path / 'backbone.py')
+    Config(dict(model=dict(backbone=TINY_BACKBONE))).dump(cfg)
+    outs = []
+    for run in range(2):
+        out = str(tmp_path / f'clusters{run}.json')
+        assert clustering.main([
+            src, '--img-dir', osp.join(demo_data, 'flir/train'), '--out', out,
+            '--config', cfg, '--scale', '320', '256', '--pca-dim', '8',
+            '--clusters', '4', '--seed', '0']) == 0
+        outs.append(json.load(open(out)))
+    data = outs[0]
+    assert [c['name'] for c in data['categories']] == [
+        f'cluster_{i}' for i in range(1, 5)]
+    assert len(data['annotations']) == len(original['annotations'])
+    ids = [a['category_id'] for a in data['annotations']]
+    assert set(ids) == {1, 2, 3, 4}
+    assert [a['bbox'] for a in data['annotations']] == \
+        [a['bbox'] for a in original['annotations']]
+    assert data['info']['clusters']['pca_dim'] == 8
+    assert ids == [a['category_id'] for a in outs[1]['annotations']]  # seeded
+    assert 'k-means: 4 clusters' in capsys.readouterr().out
+
+
+def test_bad_inputs_fail_with_the_file_name(demo_data, tmp_path, capsys):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"images": [')
+    assert clustering.main([str(bad), '--img-dir', '.', '--out', 'x.json']) == 2
+    assert 'bad.json' in capsys.readouterr().err
+    empty = tmp_path / 'empty.json'
+    empty.write_text(json.dumps(dict(images=[], annotations=[])))
+    assert clustering.main([str(empty), '--img-dir', '.', '--out', 'x.json']) == 2
+    assert 'no proposals' in capsys.readouterr().err
+    missing = tmp_path / 'missing.json'
+    missing.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='nope.jpg', height=10, width=10)],
+        annotations=[dict(id=1, image_id=1, bbox=[0, 0, 5, 5], category_id=1)])))
+    cfg = str(tmp_path / 'backbone.py')
+    Config(dict(model=dict(backbone=TINY_BACKBONE))).dump(cfg)
+    assert clustering.main([str(missing), '--img-dir', str(tmp_path), '--out',
+                            str(tmp_path / 'o.json'), '--config', cfg]) == 2
+    assert 'nope.jpg' in capsys.readouterr().err
