@@ -1,7 +1,6 @@
 """DelayedScaleHook (pad.md §1.7, §8, D13): the scale predictors are held (no
 gradient, no Adam state, weight exactly 0) up to the last held epoch / iteration
 and learn afterwards, in one process and in a 2-process gloo DDP run."""
-import copy
 import json
 import os
 import os.path as osp
@@ -11,7 +10,6 @@ import types
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmpad_test_utils import REPO, run_tool

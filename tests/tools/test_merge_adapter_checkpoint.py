@@ -1,6 +1,5 @@
 """tools/merge_adapter_checkpoint.py: extract + merge round-trip bit-exactly,
 and refuse checkpoints that do not fit."""
-import copy
 import os.path as osp
 
 import pytest
