@@ -44,7 +44,10 @@ train_dataloader = dict(
 
 # ------------------------------------------------------------ optimisation (§4.1)
 base_lr = 1e-4  # per 256 images (not MAE's 1.5e-4)
-decay_mask_token_and_scale = True  # D4: the reference decays both
+# D4: the reference decays both. This switch is read when this file loads; from a
+# child config set optim_wrapper.paramwise_cfg.custom_keys = {'mask_token':
+# dict(decay_mult=0.), 'scale_pred': dict(decay_mult=0.)} instead.
+decay_mask_token_and_scale = True
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
