@@ -1,12 +1,12 @@
 # Tiny PAD-MAE for CPU demos and tests: the recipe of
-# ../pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py on a 64-d, 3-block ViT at
+# ../pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py on a 64-d, 4-block ViT at
 # 64 px (patch 16, mask 0.75) with a 32-d, 1-block decoder, trained for a few epochs
 # on the generated MSIP-style data (tools/generate_demo_data.py data/demo).
 # No ImageNet checkpoint: the "frozen ImageNet encoder" is the random init here.
 _base_ = ['../pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py']
 
 img_size = 64
-arch = dict(embed_dims=64, num_layers=3, num_heads=2, feedforward_channels=128)
+arch = dict(embed_dims=64, num_layers=4, num_heads=2, feedforward_channels=128)
 model = dict(
     algorithm=dict(
         backbone=dict(

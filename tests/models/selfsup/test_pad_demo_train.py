@@ -29,7 +29,7 @@ def test_demo_pad_mae_trains_from_stock_checkpoint(demo_data, tmp_path):
                      '--cfg-options', f'load_from={stock_ckpt}'],
                     data_root=demo_data)
     log = open(glob.glob(str(work / '*' / '*.log'))[0]).read()
-    assert 'PAD MAE: frozen prefixes' in log and 'adapters 4,056' in log
+    assert 'PAD MAE: frozen prefixes' in log and 'adapters 5,408' in log
 
     # only the adapters were missing from the stock checkpoint (mmengine
     # prints the mismatch to stdout)
@@ -60,7 +60,7 @@ def test_demo_pad_mae_trains_from_stock_checkpoint(demo_data, tmp_path):
     assert not torch.equal(ep6['neck.decoder_pred.weight'],
                            ref['neck.decoder_pred.weight'])
     scale = [k for k in ep6 if k.endswith('adapter.scale_pred.weight')]
-    assert len(scale) == 3
+    assert len(scale) == 4
     assert all(torch.count_nonzero(ep3[k]) == 0 for k in scale)
     assert all(torch.count_nonzero(ep6[k]) > 0 for k in scale)
     assert not torch.equal(ep3['backbone.layers.0.adapter.up.weight'],
