@@ -1,8 +1,10 @@
 # Ablation (sop.md §3, §9): siamese_gap fusion instead of early fusion for
 # DeepLabV3+ R-50. A shared 3-channel backbone runs on I and on S (256 px); the
-# pooled S features are fused into every I stage by 1x1 convs (dropped downstream).
+# pooled S features are fused by 1x1 convs (dropped downstream) into the stages the
+# heads read: 0 (decoder low-level input), 2 (auxiliary head) and 3 (ASPP); stage 1
+# is read by no head, so it gets no fusion conv (no unused parameters under DDP).
 _base_ = ['./sop_pretrain_deeplabv3plus-r50_loveda.py']
 model = dict(
     fusion='siamese_gap',
     sub_size=256,
-    fusion_channels=[256, 512, 1024, 2048])
+    fusion_channels=[256, None, 1024, 2048])

@@ -10,7 +10,7 @@ the checkpoint goes downstream.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -22,19 +22,23 @@ class SiameseGAPFusion(BaseModule):
     """Per-stage fusion of image features with the pooled sub-image features.
 
     Args:
-        in_channels: channels C_l of each backbone output used by the head.
+        in_channels: channels C_l of each backbone output; ``None`` for a stage
+            that no head reads (passed through without a conv, so that DDP sees
+            no unused parameters).
     """
 
-    def __init__(self, in_channels: Sequence[int], init_cfg=None) -> None:
+    def __init__(self, in_channels: Sequence[Optional[int]], init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.in_channels = tuple(int(c) for c in in_channels)
-        self.convs = nn.ModuleList(
-            nn.Conv2d(2 * c + 1, c, kernel_size=1) for c in self.in_channels)
+        self.in_channels = tuple(None if c is None else int(c) for c in in_channels)
+        self.convs = nn.ModuleDict({
+            str(i): nn.Conv2d(2 * c + 1, c, kernel_size=1)
+            for i, c in enumerate(self.in_channels) if c is not None})
         self.reset_to_identity()
 
     @torch.no_grad()
     def reset_to_identity(self) -> None:
-        for c, conv in zip(self.in_channels, self.convs):
+        for key, conv in self.convs.items():
+            c = conv.out_channels
             conv.weight.zero_()
             conv.weight[:, :c, 0, 0] = torch.eye(c)
             conv.bias.zero_()
@@ -48,13 +52,17 @@ class SiameseGAPFusion(BaseModule):
         Returns:
             L fused maps (N, C_l, h_l, w_l).
         """
-        if not (len(img_feats) == len(sub_feats) == len(self.convs)):
+        if not (len(img_feats) == len(sub_feats) == len(self.in_channels)):
             raise ValueError(
-                f'SiameseGAPFusion was built for {len(self.convs)} stages '
+                f'SiameseGAPFusion was built for {len(self.in_channels)} stages '
                 f'{self.in_channels}, got {len(img_feats)} image and '
                 f'{len(sub_feats)} sub-image feature maps')
         out = []
-        for f_i, f_s, conv in zip(img_feats, sub_feats, self.convs):
+        for i, (f_i, f_s) in enumerate(zip(img_feats, sub_feats)):
+            conv = self.convs[str(i)] if str(i) in self.convs else None
+            if conv is None:
+                out.append(f_i)
+                continue
             if f_i.shape[1] != conv.out_channels:
                 raise ValueError(f'SiameseGAPFusion: stage with {f_i.shape[1]} '
                                  f'channels, expected {conv.out_channels}')
