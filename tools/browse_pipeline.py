@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""See what the PAD / AlignDet data pipelines feed the model: PNGs of RoI crops and proposals.
+"""See what the PAD / AlignDet pipelines feed the model: PNGs of RoI crops and proposals.
 
 Two modes:
 
@@ -181,6 +181,8 @@ def main(argv=None) -> int:
         for a in coco['annotations']:
             props.setdefault(by_id[a['image_id']], []).append(a['bbox'])
     transform = _crop_transform(args.config) if args.mode == 'rois' else None
+    if transform is not None:
+        transform.reset_stats()
     written, skipped = 0, []
     for p in tqdm(_pick(paths, args.num), desc=args.mode, unit='img'):
         img = cv2.imread(p, cv2.IMREAD_COLOR)

@@ -56,7 +56,6 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
-import numpy as np
 
 try:
     from tqdm import tqdm

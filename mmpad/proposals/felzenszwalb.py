@@ -59,103 +59,232 @@ def _costs(image: np.ndarray, sigma: float) -> np.ndarray:
                       uright.ravel()]).astype(float)
 
 
-def _merge_kernel(order, costs, h, w, scale, min_size):  # pragma: no cover (jitted)
+def edge_order(costs: np.ndarray):
+    """Edges sorted by cost like ``np.argsort(costs)``, faster; ties by index.
+
+    ``np.argsort`` on float64 is several times slower than ``np.sort`` on 64-bit
+    integers (SIMD-accelerated). The costs are non-negative, so their IEEE bit
+    patterns sort like the values: the low bits of each pattern are replaced by
+    the edge index, the keys are sorted, and the few runs of keys that share the
+    truncated cost are re-sorted by the exact cost. The result equals
+    ``np.argsort``'s permutation except inside groups of exactly equal costs,
+    which come in index order here (``np.argsort``'s tie order is an artefact of
+    its algorithm); :func:`felzenszwalb` detects when that could matter.
+
+    Args:
+        costs: (E,) float64, >= 0.
+
+    Returns:
+        ``(order, sorted_costs, tied)``: (E,) intp permutation, ``costs[order]``
+        and whether two positive costs are equal.
+    """
+    n = costs.size
+    bits = max(1, int(n - 1).bit_length())
+    if n < 2 or bits > 40:
+        order = np.argsort(costs)
+        return order, costs[order], True
+    mask = np.uint64((1 << bits) - 1)
+    key = costs.view(np.uint64) & ~mask
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort()
+    if numba is not None:
+        return _get_extract()(key, bits, costs)
+    order = (key & mask).astype(np.intp)
+    s = costs[order]
+    if (s[1:] < s[:-1]).any():
+        # keys that share the truncated cost: a stable sort by the exact cost
+        order = order[np.argsort(s, kind='stable')]
+        s = costs[order]
+    tied = bool(((s[1:] == s[:-1]) & (s[1:] > 0)).any())
+    return order, s, tied
+
+
+def _extract_kernel(key, bits, costs):  # pragma: no cover (jitted)
+    """Edge order from sorted keys: (order, sorted costs, positive ties?).
+
+    Keys sharing a truncated cost may be out of order by their exact cost; an
+    insertion sort (stable, linear on nearly sorted data) repairs that.
+    """
+    n = key.size
+    mask = np.uint64((1 << bits) - 1)
+    order = np.empty(n, np.intp)
+    s = np.empty(n)
+    for i in range(n):
+        idx = np.intp(key[i] & mask)
+        v = costs[idx]
+        j = i
+        while j > 0 and s[j - 1] > v:
+            s[j] = s[j - 1]
+            order[j] = order[j - 1]
+            j -= 1
+        s[j] = v
+        order[j] = idx
+    tied = False
+    for i in range(1, n):
+        if s[i] == s[i - 1] and s[i] > 0:
+            tied = True
+            break
+    return order, s, tied
+
+
+def _find(parent, a):  # pragma: no cover (jitted)
+    """Root of ``a`` with path halving."""
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+def _merge_kernel(order, costs, h, w, scale, min_size,
+                  check_ties):  # pragma: no cover (jitted)
+    """Greedy merge + small-segment pass; returns (labels, tie_conflict).
+
+    Edges of equal cost w come in index order here, not in ``np.argsort``'s tie
+    order. With ``check_ties`` the kernel verifies that this cannot change the
+    result, else it returns ``tie_conflict=True`` (labels invalid):
+
+    * merge pass: at the start of a tie group a segment either accepts cost w
+      (w < tau) or not; an edge merges iff both its segments accept w, and a
+      merged segment (Int = w) accepts w again, so the partition and the set of
+      rejected edges do not depend on the order, unless float32 rounding makes
+      the merged segment's tau <= w (checked at each merge);
+    * small-segment pass: an edge merges iff one of its segments is below
+      ``min_size``, and segments only grow. If every segment that is small at
+      the start of a tie group is touched by at most one edge of the group, each
+      such edge merges whatever the order, and edges between large segments never
+      do; a segment that was small is stamped (the stamp follows merges) and a
+      second touch is reported as a conflict.
+    """
     n = h * w
-    parent = np.arange(n)
-    size = np.ones(n, np.int64)
-    cint = np.zeros(n)
+    parent = np.arange(n).astype(np.int32)
+    # per segment [tau, size]: tau = float32(Int + scale / size), the merge
+    # threshold as scikit-image rounds it (``cdef float``); size is exact in
+    # float32 up to 2**24 pixels. 8 bytes per segment keeps the random accesses
+    # in cache.
+    seg = np.empty((n, 2), np.float32)
+    seg[:, 0] = np.float32(0.0 + scale / 1.0)
+    seg[:, 1] = 1.0
     n_right = h * (w - 1)
     n_down = (h - 1) * w
     n_diag = (h - 1) * (w - 1)
+    wm1 = w - 1
+    inv = 1.0 / wm1 if wm1 > 0 else 0.0
     # edges rejected by the merge pass, in order: the only candidates of the
     # small-segment pass (edges inside a component stay inside it)
-    rej_a = np.empty(order.size, np.int64)
-    rej_b = np.empty(order.size, np.int64)
+    rej_a = np.empty(order.size, np.int32)
+    rej_b = np.empty(order.size, np.int32)
+    rej_k = np.empty(order.size, np.int64)
     n_rej = 0
+    stamp = np.full(n if check_ties else 1, -1, np.int64)
+    gid = 0
     for k in range(order.size):
         q = order[k]
-        if q < n_right:                      # (y, x+1) - (y, x)
-            y = q // (w - 1)
-            x = q - y * (w - 1)
-            a = y * w + x + 1
-            b = a - 1
-        elif q < n_right + n_down:           # (y+1, x) - (y, x)
+        if n_right <= q < n_right + n_down:  # (y+1, x) - (y, x)
             b = q - n_right
             a = b + w
-        elif q < n_right + n_down + n_diag:  # (y+1, x+1) - (y, x)
-            q -= n_right + n_down
-            y = q // (w - 1)
-            x = q - y * (w - 1)
-            b = y * w + x
-            a = b + w + 1
-        else:                                # (y, x+1) - (y+1, x)
-            q -= n_right + n_down + n_diag
-            y = q // (w - 1)
-            x = q - y * (w - 1)
-            a = y * w + x + 1
-            b = a + w - 1
-        ra = a
-        while parent[ra] != ra:
-            parent[ra] = parent[parent[ra]]
-            ra = parent[ra]
-        rb = b
-        while parent[rb] != rb:
-            parent[rb] = parent[parent[rb]]
-            rb = parent[rb]
+        else:
+            if q < n_right:                  # (y, x+1) - (y, x)
+                kind = 0
+            elif q < n_right + n_down + n_diag:
+                kind = 1                     # (y+1, x+1) - (y, x)
+                q -= n_right + n_down
+            else:
+                kind = 2                     # (y, x+1) - (y+1, x)
+                q -= n_right + n_down + n_diag
+            y = int(q * inv)                 # q // (w - 1) without a division
+            x = q - y * wm1
+            if x < 0:
+                y -= 1
+                x += wm1
+            elif x >= wm1:
+                y += 1
+                x -= wm1
+            if kind == 0:
+                b = y * w + x
+                a = b + 1
+            elif kind == 1:
+                b = y * w + x
+                a = b + w + 1
+            else:
+                a = y * w + x + 1
+                b = a + w - 1
+        ra = _find(parent, a)
+        rb = _find(parent, b)
         if ra == rb:
             continue
-        ia = np.float32(cint[ra] + scale / size[ra])
-        ib = np.float32(cint[rb] + scale / size[rb])
-        if costs[k] < np.float64(min(ia, ib)):
+        if costs[k] < np.float64(min(seg[ra, 0], seg[rb, 0])):
             if ra > rb:
                 ra, rb = rb, ra
             parent[rb] = ra
-            size[ra] += size[rb]
-            cint[ra] = costs[k]
+            seg[ra, 1] += seg[rb, 1]
+            seg[ra, 0] = np.float32(costs[k] + scale / np.float64(seg[ra, 1]))
+            if check_ties and not costs[k] < np.float64(seg[ra, 0]):
+                return np.empty(0, np.int32), True
         else:
             rej_a[n_rej] = a
             rej_b[n_rej] = b
+            rej_k[n_rej] = k
             n_rej += 1
-    for k in range(n_rej):                   # remove segments under min_size
-        ra = rej_a[k]
-        while parent[ra] != ra:
-            parent[ra] = parent[parent[ra]]
-            ra = parent[ra]
-        rb = rej_b[k]
-        while parent[rb] != rb:
-            parent[rb] = parent[parent[rb]]
-            rb = parent[rb]
-        if ra == rb or (size[ra] >= min_size and size[rb] >= min_size):
+    prev = -1.0
+    for j in range(n_rej):                   # remove segments under min_size
+        ra = _find(parent, rej_a[j])
+        rb = _find(parent, rej_b[j])
+        c = costs[rej_k[j]]
+        tie = check_ties and c > 0
+        if tie:
+            if c != prev:
+                gid = j
+                prev = c
+            elif stamp[ra] == gid or stamp[rb] == gid:
+                return np.empty(0, np.int32), True
+        if ra == rb:
+            continue
+        if tie:
+            if seg[ra, 1] < min_size:
+                stamp[ra] = gid
+            if seg[rb, 1] < min_size:
+                stamp[rb] = gid
+        if seg[ra, 1] >= min_size and seg[rb, 1] >= min_size:
             continue
         if ra > rb:
             ra, rb = rb, ra
         parent[rb] = ra
-        size[ra] += size[rb]
+        seg[ra, 1] += seg[rb, 1]
+        if tie:
+            stamp[ra] = gid                  # holds a segment that was small
     labels = np.empty(n, np.int32)
-    first = np.full(n, -1, np.int64)
     count = 0
-    for p in range(n):
-        r = p
-        while parent[r] != r:
-            r = parent[r]
-        if first[r] < 0:
-            first[r] = count
+    for p in range(n):                       # roots are their component's minimum
+        r = _find(parent, p)
+        if r == p:
+            labels[p] = count
             count += 1
-        labels[p] = first[r]
-    return labels
+        else:
+            labels[p] = labels[r]
+    return labels, False
 
 
 _kernel = None
+_extract = None
+
+
+def _get_extract():
+    global _extract
+    if _extract is None:
+        _extract = numba.njit(cache=True, nogil=True)(_extract_kernel)
+    return _extract
 
 
 def _get_kernel():
     global _kernel
     if _kernel is None:
-        try:
-            _kernel = numba.njit(cache=True, nogil=True)(_merge_kernel)
-        except Exception:  # pragma: no cover - no writable cache location
-            _kernel = numba.njit(nogil=True)(_merge_kernel)
+        _kernel = numba.njit(cache=True, nogil=True)(_merge_kernel)
     return _kernel
+
+
+if numba is not None:
+    # jitted at import (compiled lazily); the kernel calls it by its global name
+    _find = numba.njit(cache=True, nogil=True, inline='always')(_find)
 
 
 def felzenszwalb(image: np.ndarray, scale: float, sigma: float,
@@ -177,8 +306,13 @@ def felzenszwalb(image: np.ndarray, scale: float, sigma: float,
                                min_size=min_size).astype(np.int32)
     img = img_as_float64(image)
     costs = _costs(img, sigma)
-    order = np.argsort(costs)                  # scikit-image's order, ties included
+    order, sorted_costs, tied = edge_order(costs)
     h, w = img.shape[:2]
-    labels = _get_kernel()(order, np.ascontiguousarray(costs[order]), h, w,
-                           float(scale) / 255., int(min_size))
+    kernel = _get_kernel()
+    labels, conflict = kernel(order, sorted_costs, h, w, float(scale) / 255.,
+                              int(min_size), tied)
+    if conflict:        # equal costs whose order may matter: use np.argsort's
+        order = np.argsort(costs)
+        labels, _ = kernel(order, costs[order], h, w, float(scale) / 255.,
+                           int(min_size), False)
     return labels.reshape(h, w)

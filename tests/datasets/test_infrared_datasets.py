@@ -2,8 +2,8 @@
 import json
 import os.path as osp
 
-import numpy as np
 import pytest
+from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401
 from mmpad.datasets.synthetic import FLIR_CLASSES, MFNET_CLASSES, SODA_CLASSES
@@ -12,9 +12,11 @@ from mmpad.datasets.synthetic import FLIR_CLASSES, MFNET_CLASSES, SODA_CLASSES
 def test_flir_loads_generated_data(demo_data, tmp_path):
     from mmdet.registry import DATASETS
     root = osp.join(demo_data, 'flir')
-    ds = DATASETS.build(dict(type='FLIRDataset', data_root=root, split='train',
-                             pipeline=[dict(type='LoadImageFromFile'),
-                                       dict(type='mmdet.LoadAnnotations', with_bbox=True)]))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        ds = DATASETS.build(dict(type='FLIRDataset', data_root=root, split='train',
+                                 pipeline=[dict(type='LoadImageFromFile'),
+                                           dict(type='LoadAnnotations',
+                                                with_bbox=True)]))
     assert ds.metainfo['classes'] == FLIR_CLASSES == ('person', 'bicycle', 'car')
     assert len(ds) == 8
     with open(osp.join(root, 'train/thermal_annotations.json')) as f:
@@ -29,7 +31,8 @@ def test_flir_loads_generated_data(demo_data, tmp_path):
     assert inst['bbox_label'] == ann['category_id'] - 1
     x, y, w, h = ann['bbox']
     assert inst['bbox'] == [x, y, x + w, y + h]
-    out = ds[0]
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        out = ds[0]
     assert out['img'].shape[2] == 3 and out['gt_bboxes'].shape[1] == 4
 
 
@@ -54,9 +57,15 @@ def test_flir_ignores_other_categories_and_reports_bad_json(demo_data, tmp_path)
         FLIRDataset(ann_file=str(bad), data_prefix=dict(img=''))
 
 
-def test_soda_and_mfnet(demo_data, tmp_path):
+@pytest.fixture
+def mmseg_scope():
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        yield
+
+
+def test_soda_and_mfnet(demo_data, tmp_path, mmseg_scope):
     from mmseg.registry import DATASETS
-    pipe = [dict(type='LoadImageFromFile'), dict(type='mmseg.LoadAnnotations')]
+    pipe = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
     soda = DATASETS.build(dict(type='SODADataset', data_root=osp.join(demo_data, 'soda'),
                                split='train', pipeline=pipe))
     assert len(soda) == 8 and soda.metainfo['classes'] == SODA_CLASSES

@@ -5,6 +5,7 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401
 from mmpad.datasets.msip import (INFRARED_DOWNSTREAM_STD, MSIP_MEAN, MSIP_MEAN_01,
@@ -61,8 +62,9 @@ def test_grayscale_as_three_channels_and_rois(demo_data, tmp_path):
         os.symlink(src, tmp_path / 'street' / 'thermal' / f'{i:07d}.jpg')
     roi_dir.mkdir()
     (roi_dir / '0000000.txt').write_text('10,20,60,70\nbroken line\n')
-    ds = MSIPDataset(data_root=str(tmp_path), load_rois=True,
-                     pipeline=[dict(type='LoadImageFromFile')])
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        ds = MSIPDataset(data_root=str(tmp_path), load_rois=True,
+                         pipeline=[dict(type='LoadImageFromFile')])
     assert ds.get_data_info(0)['rois'].tolist() == [[10, 20, 60, 70]]
     assert ds.get_data_info(1)['rois'].shape == (0, 4)        # no file
     img = ds[0]['img']
@@ -75,7 +77,7 @@ def test_unreadable_images_are_reported(tmp_path):
     t.mkdir(parents=True)
     cv2.imwrite(str(t / '0000000.jpg'), np.full((16, 16), 80, np.uint8))
     (t / '0000001.jpg').write_bytes(b'not a jpeg')
-    pipeline = [dict(type='LoadImageFromFile')]
+    pipeline = [dict(type='mmpretrain.LoadImageFromFile')]
     ds = MSIPDataset(data_root=str(tmp_path), pipeline=pipeline)
     np.random.seed(0)
     out = ds[1]                                   # replaced by a readable sample
@@ -94,9 +96,11 @@ def test_normalisation_constants():
 
 def test_pipeline_with_roi_crop_through_registry(demo_data):
     from mmpretrain.registry import DATASETS
-    ds = DATASETS.build(dict(
-        type='MSIPDataset', data_root=osp.join(demo_data, 'msip'), subsets='aerial',
-        pipeline=[dict(type='LoadImageFromFile'),
-                  dict(type='ObjectSensitiveRandomRoICrop', size=32),
-                  dict(type='PackInputs')]))
-    assert tuple(ds[0]['inputs'].shape) == (3, 32, 32)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        ds = DATASETS.build(dict(
+            type='MSIPDataset', data_root=osp.join(demo_data, 'msip'),
+            subsets='aerial',
+            pipeline=[dict(type='LoadImageFromFile'),
+                      dict(type='ObjectSensitiveRandomRoICrop', size=32),
+                      dict(type='PackInputs')]))
+        assert tuple(ds[0]['inputs'].shape) == (3, 32, 32)

@@ -38,6 +38,42 @@ def test_felzenszwalb_matches_skimage(demo_data):
             np.testing.assert_array_equal(ours, ref)
 
 
+def test_felzenszwalb_exact_with_tied_costs():
+    """Blocky images have many equal edge costs: the fast edge order (ties by
+    index) must either give scikit-image's labels or detect the conflict and fall
+    back to np.argsort's order."""
+    import cv2 as _cv2
+    from skimage.segmentation import felzenszwalb as sk_felzenszwalb
+    from skimage.util import img_as_float64
+    rng = np.random.default_rng(7)
+    for t in range(24):
+        h, w = (int(v) for v in rng.integers(12, 40, 2))
+        q = int(rng.integers(2, 6))
+        blocks = rng.integers(0, q, (h // 3 + 1, w // 3 + 1)).astype(np.uint8) * (200 // q)
+        img = _cv2.resize(blocks, (w, h), interpolation=_cv2.INTER_NEAREST)
+        img = np.repeat(img[..., None], 3, 2) if t % 2 else \
+            np.stack([img, np.roll(img, 3, 0), img], -1)
+        for scale, min_size in ((1, 1), (50, 5), (300, 40), (10, 3), (30, 100)):
+            ref = sk_felzenszwalb(img_as_float64(img), scale=scale, sigma=0.9,
+                                  min_size=min_size)
+            np.testing.assert_array_equal(felzenszwalb(img, scale, 0.9, min_size), ref)
+
+
+def test_edge_order_sorts_like_argsort():
+    from mmpad.proposals.felzenszwalb import edge_order
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(2, 3000))
+        x = np.abs(np.round(rng.random(n) * rng.choice([1e-3, 1, 1e3]),
+                            int(rng.integers(1, 12))))
+        x[rng.random(n) < 0.1] = 0.0
+        order, s, tied = edge_order(x)
+        ref = np.argsort(x, kind='stable')
+        np.testing.assert_array_equal(s, x[ref])
+        np.testing.assert_array_equal(order, ref)      # ties come in index order
+        assert tied == bool(((s[1:] == s[:-1]) & (s[1:] > 0)).any())
+
+
 def test_lbp_matches_skimage(demo_data):
     from skimage.feature import local_binary_pattern
     rng = np.random.default_rng(0)

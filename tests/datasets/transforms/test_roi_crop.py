@@ -89,7 +89,8 @@ def test_not_random_uses_the_roi_itself():
 
 def test_p_alias_and_output(tmp_path):
     from mmpretrain.registry import TRANSFORMS
-    t = TRANSFORMS.build(dict(type='ObjectSensitiveRandomRoICrop', size=64, p=0.85))
+    t = TRANSFORMS.build(dict(type='mmpretrain.ObjectSensitiveRandomRoICrop',
+                              size=64, p=0.85))
     assert math.isclose(t.large_crop_prob, 0.15)
     img = np.random.randint(0, 255, (H, W, 3), np.uint8)
     r = t(dict(img=img, rois=np.array([[100, 80, 90, 90]])))
