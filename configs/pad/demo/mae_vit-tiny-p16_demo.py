@@ -2,9 +2,4 @@
 # the demo's stand-in for the ImageNet-1k MAE checkpoint that PAD starts from, and
 # the from-scratch paradigm (a) at demo scale. Same model, data and schedule as
 # ./pad-mae_vit-tiny-p16_demo.py without the PAD wrapper.
-_base_ = ['./pad-mae_vit-tiny-p16_demo.py']
-
-model = {{_base_.model.algorithm}}
-model_wrapper_cfg = None
-find_unused_parameters = False
-custom_hooks = []
+_base_ = ['./_base_/mae_vit-tiny-p16_msip-demo.py']
