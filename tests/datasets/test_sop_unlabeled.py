@@ -73,3 +73,24 @@ def test_clear_errors(tmp_path, demo_data):
                             ann_file=str(lst))
     with pytest.raises(ValueError, match='repeat'):
         SOPUnlabeledDataset(data_root=str(tmp_path), repeat=0)
+
+
+def test_negatives_through_multi_image_mix_dataset(demo_data):
+    """p_neg draws S from another image given by mmseg's MultiImageMixDataset."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope('mmseg')
+    ds = DATASETS.build(dict(
+        type='MultiImageMixDataset',
+        dataset=dict(type='SOPUnlabeledDataset',
+                     data_root=osp.join(demo_data, 'soda'),
+                     data_prefix=dict(img_path='JPEGImages'),
+                     pipeline=[dict(type='LoadImageFromFile'),
+                               dict(type='RandomCrop', crop_size=(64, 64))]),
+        pipeline=[dict(type='SubimageOverlap', p_neg=1.0, photometric=False),
+                  dict(type='PackSegInputs',
+                       meta_keys=('img_path', 'sop_negative', 'sop_box'))]))
+    sample = ds[0]['data_samples']
+    assert sample.metainfo['sop_negative'] is True
+    assert sample.gt_sem_seg.data.sum() == 0
+    assert tuple(ds[1]['inputs'].shape) == (6, 64, 64)

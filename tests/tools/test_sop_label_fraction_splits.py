@@ -25,8 +25,9 @@ def test_subsets_are_nested_sized_and_seeded():
 def test_cli_on_generated_soda(demo_data, tmp_path, capsys):
     soda = osp.join(demo_data, 'soda')
     out = tmp_path / 'splits'
+    train_list = osp.join(soda, 'ImageSets/Segmentation/train_infrared.txt')
     rc = splits.main([osp.join(soda, 'JPEGImages'), '--out-dir', str(out),
-                      '--ann-file', osp.join(soda, 'ImageSets/Segmentation/train_infrared.txt'),
+                      '--ann-file', train_list,
                       '--fractions', '25', '50', '100', '--seeds', '0', '1'])
     assert rc == 0
     assert '8 training images' in capsys.readouterr().out

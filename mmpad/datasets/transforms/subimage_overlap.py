@@ -17,6 +17,10 @@ The parent becomes the "original" image of the pretext sample: ``ori_shape`` and
 in the already flipped / cropped frame (otherwise ``predict`` would resize or flip
 the prediction back to the loaded image and it would no longer match the target).
 
+S is always packed at the parent's size (channels must stack); the resolution the
+``token_concat`` / ``siamese_gap`` branches see is the segmentor's ``sub_size``
+(the spec lists ``sub_size`` under the transform; it lives on the segmentor here).
+
 Randomness: with ``seed=None`` every call draws from numpy's global generator (which
 mmengine seeds per worker); with an integer ``seed`` the box and the augmentation are
 a pure function of (seed, image file name, ``sop_repeat_idx``): validation boxes fixed

@@ -22,8 +22,10 @@ ALL = sorted(glob.glob(osp.join(SOP, '**', '*.py'), recursive=True))
 LEAVES = [p for p in ALL if '_base_' not in p]
 PARSED = sorted(glob.glob(osp.join(SOP, 'sop_pretrain_*.py')) +
                 glob.glob(osp.join(SOP, 'demo', '*.py')))
-TWINS = ['deeplabv3plus-r50_loveda_imnet_1pct.py', 'deeplabv3plus-r50_potsdam_imnet_100pct.py',
-         'segformer-mitb2_loveda_imnet_100pct.py', 'upernet-vitb16_loveda_imnet_100pct.py']
+TWINS = ['deeplabv3plus-r50_loveda_imnet_1pct.py',
+         'deeplabv3plus-r50_potsdam_imnet_100pct.py',
+         'segformer-mitb2_loveda_imnet_100pct.py',
+         'upernet-vitb16_loveda_imnet_100pct.py']
 PAIRS = [
     ('sop_pretrain_deeplabv3plus-r50_loveda.py',
      'finetune/deeplabv3plus-r50_loveda_sop_1pct.py'),
