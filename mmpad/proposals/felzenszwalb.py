@@ -22,29 +22,43 @@ except ImportError:  # pragma: no cover - exercised only without numba
     numba = None
 
 
-def _costs(image: np.ndarray, sigma: float) -> np.ndarray:
+def equal_channels(image: np.ndarray) -> bool:
+    """True for a 3-channel image whose channels are identical (infrared as BGR)."""
+    return image.ndim == 3 and image.shape[2] == 3 and \
+        bool((image[..., 0] == image[..., 1]).all()) and \
+        bool((image[..., 0] == image[..., 2]).all())
+
+
+def _costs(image: np.ndarray, sigma: float, gray: bool = False) -> np.ndarray:
     """Edge costs in scikit-image's order: right, down, down-right, up-right.
 
     Args:
-        image: (H, W, C) float64 in [0, 1].
+        image: (H, W, C) image (converted to float64 in [0, 1]).
+        gray: the channels are known to be equal.
 
     Returns:
         (4HW - 3H - 3W + 2,) float64.
     """
     from skimage.filters import gaussian
+    from skimage.util import img_as_float64
     h, w = image.shape[:2]
-    if image.shape[2] == 3 and (image[..., 0] == image[..., 1]).all() and \
-            (image[..., 0] == image[..., 2]).all():
+    if gray or equal_channels(image):
         # equal channels (infrared): filter one; the 3-term sum of equal squares
         # is (d2 + d2) + d2 in any summation order, so the costs are bit-identical
-        g = gaussian(image[..., :1], sigma=[sigma, sigma, 0], mode='reflect',
-                     channel_axis=-1)[..., 0]
-        parts = []
+        g = gaussian(img_as_float64(image[..., :1]), sigma=[sigma, sigma, 0],
+                     mode='reflect', channel_axis=-1)[..., 0]
+        out = np.empty(4 * h * w - 3 * h - 3 * w + 2)
+        start = 0
         for d in (g[:, 1:] - g[:, :w - 1], g[1:, :] - g[:h - 1, :],
                   g[1:, 1:] - g[:h - 1, :w - 1], g[1:, :w - 1] - g[:h - 1, 1:]):
             d2 = d * d
-            parts.append(np.sqrt(d2 + d2 + d2).ravel())
-        return np.hstack(parts)
+            part = out[start:start + d.size].reshape(d.shape)
+            np.add(d2, d2, out=part)
+            np.add(part, d2, out=part)
+            np.sqrt(part, out=part)
+            start += d.size
+        return out
+    image = img_as_float64(image)
     image = gaussian(image, sigma=[sigma, sigma, 0], mode='reflect', channel_axis=-1)
     # the same expressions as scikit-image (same rounding)
     down = np.sqrt(np.sum((image[1:, :, :] - image[:h - 1, :, :]) *
@@ -288,26 +302,25 @@ if numba is not None:
 
 
 def felzenszwalb(image: np.ndarray, scale: float, sigma: float,
-                 min_size: int) -> np.ndarray:
+                 min_size: int, gray: bool = False) -> np.ndarray:
     """Segment an image like ``skimage.segmentation.felzenszwalb``.
 
     Args:
         image: (H, W, C) uint8 or float image.
         scale, sigma, min_size: as in scikit-image.
+        gray: the caller knows that the channels are equal.
 
     Returns:
         (H, W) int32 labels, numbered in raster order of first appearance.
     """
-    from skimage.util import img_as_float64
     if numba is None or image.ndim != 3 or min(image.shape[:2]) < 2:
         from skimage.segmentation import felzenszwalb as sk_felzenszwalb
         from skimage.util import img_as_float
         return sk_felzenszwalb(img_as_float(image), scale=scale, sigma=sigma,
                                min_size=min_size).astype(np.int32)
-    img = img_as_float64(image)
-    costs = _costs(img, sigma)
+    costs = _costs(image, sigma, gray)
     order, sorted_costs, tied = edge_order(costs)
-    h, w = img.shape[:2]
+    h, w = image.shape[:2]
     kernel = _get_kernel()
     labels, conflict = kernel(order, sorted_costs, h, w, float(scale) / 255.,
                               int(min_size), tied)

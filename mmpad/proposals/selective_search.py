@@ -38,7 +38,7 @@ from typing import List, Tuple
 import numpy as np
 import scipy.ndimage as ndi
 
-from .felzenszwalb import felzenszwalb
+from .felzenszwalb import equal_channels, felzenszwalb
 from .lbp import lbp8
 
 COLOUR_BINS = 25
@@ -86,30 +86,29 @@ def _lut(n_bins: int, value_range: Tuple[float, float]) -> np.ndarray:
     return _LUT_CACHE[key]
 
 
-def _segment(image: np.ndarray, scale: float, sigma: float,
-             min_size: int) -> Tuple[np.ndarray, int]:
-    """Felzenszwalb segmentation relabelled in raster order of first appearance."""
-    seg = felzenszwalb(image, scale, sigma, min_size)
+def _segment(image: np.ndarray, scale: float, sigma: float, min_size: int,
+             gray: bool) -> Tuple[np.ndarray, int]:
+    """Felzenszwalb segmentation, labels in raster order of first appearance."""
+    seg = felzenszwalb(image, scale, sigma, min_size, gray)
     return seg, int(seg.max()) + 1
 
 
 def _histograms(image: np.ndarray, seg: np.ndarray, k: int, sizes: np.ndarray,
-                texture_range: Tuple[float, float]) -> Tuple[np.ndarray, np.ndarray]:
+                texture_range: Tuple[float, float],
+                gray: bool) -> Tuple[np.ndarray, np.ndarray]:
     """Normalised colour (K, 75) and texture (K, 30) histograms of every segment."""
     flat = seg.ravel().astype(np.int64)
     # colour: HSV; H and S are in [0, 1] and always fall in bin 0 of (0, 255)
     hist_c = np.zeros((k, 3 * COLOUR_BINS))
     hist_c[:, 0] = sizes
     hist_c[:, COLOUR_BINS] = sizes
-    v = image.max(axis=2).ravel()
+    v = (image[..., 0] if gray else image.max(axis=2)).ravel()
     vbin = _lut(COLOUR_BINS, (0.0, 255.0))[v]
     hist_c[:, 2 * COLOUR_BINS:] = np.bincount(
         flat * COLOUR_BINS + vbin, minlength=k * COLOUR_BINS).reshape(k, COLOUR_BINS)
     # texture: LBP codes per channel (computed once when the channels are equal)
     tlut = _lut(TEXTURE_BINS, texture_range)
     hist_t = np.zeros((k, 3 * TEXTURE_BINS))
-    gray = bool((image[..., 0] == image[..., 1]).all()
-                and (image[..., 0] == image[..., 2]).all())
     for c in range(3):
         if gray and c > 0:
             hist_t[:, c * TEXTURE_BINS:(c + 1) * TEXTURE_BINS] = hist_t[:, :TEXTURE_BINS]
@@ -273,12 +272,13 @@ def selective_search(image: np.ndarray, scale: float = 1.0, sigma: float = 0.8,
     if image.dtype != np.uint8:
         raise ValueError(f'selective_search expects uint8 pixels, got {image.dtype}')
     height, width = image.shape[:2]
-    seg, k = _segment(image, scale, sigma, min_size)
+    gray = equal_channels(image)
+    seg, k = _segment(image, scale, sigma, min_size, gray)
     sizes = np.bincount(seg.ravel(), minlength=k).astype(np.int64)
     box = np.zeros((k, 4), np.int64)
     for lab, sl in enumerate(ndi.find_objects(seg + 1)):
         box[lab] = (sl[1].start, sl[0].start, sl[1].stop - 1, sl[0].stop - 1)
-    hist_c, hist_t = _histograms(image, seg, k, sizes, texture_range)
+    hist_c, hist_t = _histograms(image, seg, k, sizes, texture_range, gray)
     h = _Hierarchy(hist_c, hist_t, sizes, box, height * width)
     _group(h, _neighbour_pairs(box))
     b = h.box[:h.n]
