@@ -2,6 +2,7 @@
 detector of the same family loads, with only classifier / regressor layers (and
 heads that are not pre-trained, e.g. the mask head) missing."""
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -9,9 +10,12 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmdet.registry import MODELS
-from tests.models.aligndet.tiny_detectors import (FAMILIES, pretrainer_cfg,
-                                                  stock_detector)
 from tools import aligndet_to_mmdet as converter
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                            'models', 'aligndet'))
+from aligndet_tiny_detectors import (FAMILIES, pretrainer_cfg,  # noqa: E402
+                                     stock_detector)
 
 DROPPED_LAYERS = ('retina_cls', 'retina_reg', 'conv_cls', 'conv_reg',
                   'conv_centerness', 'fc_cls', 'fc_reg')

@@ -39,6 +39,11 @@ def _check_inputs(embeds: Tensor, ids: Tensor, name: str) -> None:
             f'{tuple(embeds.shape)} and {tuple(ids.shape)}')
 
 
+#: Below this temperature exp((q.v - 1) / t) may underflow in float32, so the
+#: negatives' log-sum-exp takes the (slower) max-shifted path.
+_SHIFTED_EXP_MIN_TEMPERATURE = 0.05
+
+
 def _masked_logsumexp(logits: Tensor, mask: Tensor) -> Tensor:
     """Row-wise log-sum-exp over ``mask``; ``-inf`` (with finite gradients) for
     rows where the mask is empty."""
@@ -49,6 +54,29 @@ def _masked_logsumexp(logits: Tensor, mask: Tensor) -> Tensor:
     masked = masked.masked_fill(~has_any[:, None], 0.)
     lse = masked.logsumexp(dim=1)
     return torch.where(has_any, lse, torch.full_like(lse, float('-inf')))
+
+
+def _negatives_logsumexp(scaled_queries: Tensor, query_ids: Tensor,
+                         negatives: Tensor, negative_ids: Tensor,
+                         temperature: float) -> Tensor:
+    """``log sum_{v: id_v != id_j} exp(q_j . v / t)`` for every query row j.
+
+    ``scaled_queries`` are the unit queries divided by ``t``. With unit vectors
+    every logit is at most ``1 / t``, so ``exp(logit - 1 / t)`` needs no row
+    maximum: one matrix product, one in-place exp, one mask and one sum, instead
+    of a masked log-sum-exp's half-dozen passes over the (M, N) matrix.
+    """
+    same = negative_ids[None, :] == query_ids[:, None]  # (M, N)
+    logits = scaled_queries @ negatives.t()
+    if temperature < _SHIFTED_EXP_MIN_TEMPERATURE:
+        return _masked_logsumexp(logits, ~same)
+    shift = 1.0 / temperature
+    weights = logits.sub_(shift).exp_().masked_fill(same, 0.)
+    total = weights.sum(dim=1)
+    has_neg = same.size(1) - same.sum(dim=1) > 0
+    log_total = total.clamp_min(torch.finfo(total.dtype).tiny).log() + shift
+    return torch.where(has_neg, log_total, torch.full_like(log_total,
+                                                           float('-inf')))
 
 
 def box_contrastive_loss(online_embeds: Tensor,
@@ -84,17 +112,16 @@ def box_contrastive_loss(online_embeds: Tensor,
     q_all = F.normalize(online_embeds.float(), dim=1)
     t_all = F.normalize(target_embeds.detach().float(), dim=1)
     queries, query_ids = q_all[fg], online_ids[fg]  # (M, D), (M,)
+    scaled = queries / temperature
 
     # --- negatives: every detached sample whose id differs from the query's ---
-    negatives = torch.cat([q_all.detach(), t_all])
-    negative_ids = torch.cat([online_ids, target_ids])
-    neg_logits = queries @ negatives.t() / temperature  # (M, N_o + N_t)
-    log_neg = _masked_logsumexp(neg_logits,
-                                negative_ids[None, :] != query_ids[:, None])
+    log_neg = _negatives_logsumexp(
+        scaled, query_ids, torch.cat([q_all.detach(), t_all]),
+        torch.cat([online_ids, target_ids]), temperature)
     if extra_negatives is not None and extra_negatives.numel() > 0:
         extra = F.normalize(extra_negatives.detach().float(), dim=1)
-        log_neg = torch.logaddexp(
-            log_neg, (queries @ extra.t() / temperature).logsumexp(dim=1))
+        log_neg = torch.logaddexp(log_neg,
+                                  (scaled @ extra.t()).logsumexp(dim=1))
 
     # --- per-instance counts m_c (queries) and n_c (keys) ---
     target_fg = target_ids >= 0
@@ -104,25 +131,25 @@ def box_contrastive_loss(online_embeds: Tensor,
     q_slot, k_slot = inverse[:query_ids.numel()], inverse[query_ids.numel():]
     m_c = torch.bincount(q_slot, minlength=uniq.numel())
     n_c = torch.bincount(k_slot, minlength=uniq.numel())
-    present = m_c > 0
-    num_instances = int(present.sum())
+    num_instances = int((m_c > 0).sum())
     has_key = n_c[q_slot] > 0  # (M,) does the query's instance have target keys?
     num_keys = torch.where(has_key, n_c[q_slot], m_c[q_slot])  # n_c, or m_c if K=Q
     pair_weight = 1.0 / (m_c[q_slot] * num_keys).float() / num_instances  # (M,)
 
-    # --- positive pairs (query j, key i): l_ij = logaddexp(s, log_neg) - s ---
-    loss_rows = queries.new_zeros(queries.size(0))
-    pos_mask = (q_slot[:, None] == k_slot[None, :]) & has_key[:, None]
-    if bool(pos_mask.any()):
-        s = queries @ keys.t() / temperature  # (M, N_k)
-        nll = torch.logaddexp(s, log_neg[:, None]) - s
-        loss_rows = loss_rows + (nll * pos_mask).sum(dim=1)
-    self_mask = (q_slot[:, None] == q_slot[None, :]) & ~has_key[:, None]
-    if bool(self_mask.any()):  # K = Q fallback, not detached (spec D4)
-        s = queries @ queries.t() / temperature  # (M, M)
-        nll = torch.logaddexp(s, log_neg[:, None]) - s
-        loss_rows = loss_rows + (nll * self_mask).sum(dim=1)
-    return (loss_rows * pair_weight).sum().to(online_embeds.dtype)
+    # --- positive pairs (query j, key i) of one instance, gathered sparsely:
+    #     l_ij = logaddexp(s_ij, log_neg_j) - s_ij ---
+    rows, cols = (q_slot[:, None] == k_slot[None, :]).nonzero(as_tuple=True)
+    s = (scaled @ keys.t())[rows, cols]
+    loss = ((torch.logaddexp(s, log_neg[rows]) - s) * pair_weight[rows]).sum()
+    if not bool(has_key.all()):  # K = Q fallback, not detached (spec D4)
+        alone = (~has_key).nonzero().squeeze(1)
+        rows, cols = (q_slot[alone, None] == q_slot[None, :]).nonzero(
+            as_tuple=True)
+        rows = alone[rows]
+        s = (scaled[rows] * queries[cols]).sum(dim=1)
+        loss = loss + ((torch.logaddexp(s, log_neg[rows]) - s) *
+                       pair_weight[rows]).sum()
+    return loss.to(online_embeds.dtype)
 
 
 def _gather_other_ranks(embeds: Tensor) -> Tensor:

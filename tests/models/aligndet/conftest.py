@@ -1,8 +1,13 @@
 """Fixtures for the AlignDet model tests: a hand-made two-view batch."""
+import os.path as osp
+import sys
+
 import pytest
 import torch
 
-from tests.models.aligndet.tiny_detectors import make_view, random_boxes
+# the tiny detectors are shared with tests/tools and benchmarks/bench_aligndet.py
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from aligndet_tiny_detectors import make_view, random_boxes  # noqa: E402
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import torch
 import mmpad  # noqa: F401
 from mmdet.registry import MODELS
 
-from tests.models.aligndet.tiny_detectors import FAMILIES, pretrainer_cfg
+from aligndet_tiny_detectors import FAMILIES, pretrainer_cfg  # conftest's path
 
 EXPECTED_LOSSES = {
     'retinanet': {'loss_bbox', 'loss_contrast'},

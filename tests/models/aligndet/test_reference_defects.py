@@ -15,8 +15,8 @@ from mmpad.engine.hooks.aligndet_momentum_hook import AlignDetMomentumHook
 from mmpad.models.aligndet.instance_ids import (batch_instance_ids,
                                                 decode_labels_as_ids,
                                                 encode_ids_as_labels)
-from tests.models.aligndet.tiny_detectors import (FAMILIES, make_view,
-                                                  pretrainer_cfg)
+from aligndet_tiny_detectors import (FAMILIES, make_view,  # conftest's path
+                                     pretrainer_cfg)
 
 
 def _build(family, cfg=None):
