@@ -282,23 +282,32 @@ _kernel = None
 _extract = None
 
 
+def jit(fn, **kwargs):
+    """``numba.njit`` with an on-disk cache, or without one where no cache
+    location is writable."""
+    try:
+        return numba.njit(cache=True, nogil=True, **kwargs)(fn)
+    except Exception:  # pragma: no cover - read-only install
+        return numba.njit(nogil=True, **kwargs)(fn)
+
+
 def _get_extract():
     global _extract
     if _extract is None:
-        _extract = numba.njit(cache=True, nogil=True)(_extract_kernel)
+        _extract = jit(_extract_kernel)
     return _extract
 
 
 def _get_kernel():
     global _kernel
     if _kernel is None:
-        _kernel = numba.njit(cache=True, nogil=True)(_merge_kernel)
+        _kernel = jit(_merge_kernel)
     return _kernel
 
 
 if numba is not None:
     # jitted at import (compiled lazily); the kernel calls it by its global name
-    _find = numba.njit(cache=True, nogil=True, inline='always')(_find)
+    _find = jit(_find, inline='always')
 
 
 def felzenszwalb(image: np.ndarray, scale: float, sigma: float,

@@ -58,10 +58,8 @@ _kernel = None
 def _get_kernel():
     global _kernel
     if _kernel is None:
-        try:
-            _kernel = numba.njit(cache=True, nogil=True)(_lbp_kernel)
-        except Exception:  # pragma: no cover - no writable cache location
-            _kernel = numba.njit(nogil=True)(_lbp_kernel)
+        from .felzenszwalb import jit
+        _kernel = jit(_lbp_kernel)
     return _kernel
 
 

@@ -175,3 +175,15 @@ def test_rejects_bad_input():
         selective_search(np.zeros((8, 8, 3), np.float32))
     with pytest.raises(ValueError, match='shape'):
         selective_search(np.zeros((8, 8), np.uint8))
+
+
+def test_without_numba_gives_the_same_regions(demo_data, monkeypatch):
+    import mmpad.proposals.felzenszwalb as fz
+    import mmpad.proposals.lbp as lbp_mod
+    img = _images(demo_data, 1)[0]
+    fast = selective_search(img, 600, 0.9, 30)
+    monkeypatch.setattr(fz, 'numba', None)
+    monkeypatch.setattr(lbp_mod, 'numba', None)
+    slow = selective_search(img, 600, 0.9, 30)
+    np.testing.assert_array_equal(fast.rects, slow.rects)
+    np.testing.assert_array_equal(fast.segments, slow.segments)
