@@ -109,8 +109,10 @@ def box_contrastive_loss(online_embeds: Tensor,
     if not bool(fg.any()):
         return online_embeds.sum() * 0.
 
-    q_all = F.normalize(online_embeds.float(), dim=1)
-    t_all = F.normalize(target_embeds.detach().float(), dim=1)
+    # half-precision (AMP) embeddings are compared in float32
+    dtype = torch.promote_types(online_embeds.dtype, torch.float32)
+    q_all = F.normalize(online_embeds.to(dtype), dim=1)
+    t_all = F.normalize(target_embeds.detach().to(dtype), dim=1)
     queries, query_ids = q_all[fg], online_ids[fg]  # (M, D), (M,)
     scaled = queries / temperature
 
@@ -119,7 +121,7 @@ def box_contrastive_loss(online_embeds: Tensor,
         scaled, query_ids, torch.cat([q_all.detach(), t_all]),
         torch.cat([online_ids, target_ids]), temperature)
     if extra_negatives is not None and extra_negatives.numel() > 0:
-        extra = F.normalize(extra_negatives.detach().float(), dim=1)
+        extra = F.normalize(extra_negatives.detach().to(dtype), dim=1)
         log_neg = torch.logaddexp(log_neg,
                                   (scaled @ extra.t()).logsumexp(dim=1))
 
@@ -134,7 +136,7 @@ def box_contrastive_loss(online_embeds: Tensor,
     num_instances = int((m_c > 0).sum())
     has_key = n_c[q_slot] > 0  # (M,) does the query's instance have target keys?
     num_keys = torch.where(has_key, n_c[q_slot], m_c[q_slot])  # n_c, or m_c if K=Q
-    pair_weight = 1.0 / (m_c[q_slot] * num_keys).float() / num_instances  # (M,)
+    pair_weight = 1.0 / (m_c[q_slot] * num_keys).to(dtype) / num_instances  # (M,)
 
     # --- positive pairs (query j, key i) of one instance, gathered sparsely:
     #     l_ij = logaddexp(s_ij, log_neg_j) - s_ij ---

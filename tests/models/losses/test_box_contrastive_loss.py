@@ -119,3 +119,40 @@ def test_aligned_views_have_lower_loss_than_random():
     aligned = box_contrastive_loss(online, ids, target, ids)
     shuffled = box_contrastive_loss(online, ids, target, ids[torch.randperm(30)])
     assert aligned < shuffled
+
+
+def test_extra_negatives_act_as_negatives_of_every_query():
+    """The gather switch (spec D3) appends other ranks' samples as negatives:
+    the same as a reference batch where they carry an id no query has."""
+    g = torch.Generator().manual_seed(4)
+    online = torch.randn(30, 8, generator=g, dtype=torch.float64)
+    target = torch.randn(30, 8, generator=g, dtype=torch.float64)
+    extra = torch.randn(12, 8, generator=g, dtype=torch.float64)
+    oid, tid = _ids(30, 5, 0.2, g), _ids(30, 5, 0.2, g)
+    with_extra = box_contrastive_loss(online, oid, target, tid,
+                                      extra_negatives=extra)
+    foreign = torch.full((12, ), 10**6)
+    ref = per_instance_reference(online, oid, torch.cat([target, extra]),
+                                 torch.cat([tid, foreign]), 0.5)
+    assert torch.allclose(with_extra, ref, atol=1e-6)
+    assert with_extra > box_contrastive_loss(online, oid, target, tid)
+
+
+def test_small_temperature_path_matches_reference():
+    g = torch.Generator().manual_seed(5)
+    online = torch.randn(40, 16, generator=g, dtype=torch.float64)
+    target = torch.randn(40, 16, generator=g, dtype=torch.float64)
+    oid, tid = _ids(40, 6, 0.3, g), _ids(40, 6, 0.3, g)
+    for tau in (0.03, 0.07, 0.2):
+        fast = box_contrastive_loss(online, oid, target, tid, temperature=tau)
+        ref = per_instance_reference(online, oid, target, tid, tau)
+        assert torch.allclose(fast, ref, atol=1e-5 * max(1., float(ref))), tau
+
+
+def test_gather_switch_is_a_no_op_without_distribution():
+    g = torch.Generator().manual_seed(6)
+    online, target = torch.randn(20, 8, generator=g), torch.randn(20, 8, generator=g)
+    ids = torch.arange(20) % 4
+    local = BoxContrastiveLoss()(online, ids, target, ids)
+    gathered = BoxContrastiveLoss(gather_negatives=True)(online, ids, target, ids)
+    assert torch.equal(local, gathered)
