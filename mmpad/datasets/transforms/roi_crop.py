@@ -182,6 +182,21 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
             return y1, x1, ch, cw
         return None
 
+    def _resize(self, crop: np.ndarray) -> np.ndarray:
+        """Resize to ``self.scale``; an image with 3 equal channels (infrared) is
+        resized once and replicated, which gives the same pixels (every channel
+        is resampled independently with the same filter) for a third of the
+        work."""
+        size = tuple(self.scale[::-1])
+        if crop.ndim == 3 and crop.shape[2] == 3 and \
+                (crop[..., 0] == crop[..., 1]).all() and \
+                (crop[..., 0] == crop[..., 2]).all():
+            one = mmcv.imresize(np.ascontiguousarray(crop[..., 0]), size,
+                                interpolation=self.interpolation, backend=self.backend)
+            return np.repeat(one[:, :, None], 3, axis=2)
+        return mmcv.imresize(crop, size, interpolation=self.interpolation,
+                             backend=self.backend)
+
     def transform(self, results: dict) -> dict:
         img = results['img']
         h, w = img.shape[:2]
@@ -196,9 +211,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
             params = self.rand_crop_params(img)
         self.stats[kind] += 1
         oh, ow, th, tw = params
-        crop = img[oh:oh + th, ow:ow + tw]
-        crop = mmcv.imresize(crop, tuple(self.scale[::-1]),
-                             interpolation=self.interpolation, backend=self.backend)
+        crop = self._resize(img[oh:oh + th, ow:ow + tw])
         results['img'] = crop
         results['img_shape'] = crop.shape[:2]
         results['crop_bbox'] = np.array([ow, oh, ow + tw, oh + th], np.int64)

@@ -118,3 +118,20 @@ def test_roi_files_missing_empty_and_malformed_do_not_stop(tmp_path):
     s = ObjectSensitiveRandomRoICrop.get_stats()
     assert s['missing_roi_file'] == 1 and s['empty_roi_file'] == 1
     assert s['unreadable_roi_file'] == 1 and s['bad_roi_lines'] == 2 * 20
+
+
+def test_gray_fast_resize_gives_the_same_pixels():
+    import mmcv
+    rng = np.random.default_rng(0)
+    for backend in ('pillow', 'cv2'):
+        t = ObjectSensitiveRandomRoICrop(size=(100, 120), backend=backend)
+        for shape in ((37, 53), (300, 250)):
+            g = rng.integers(0, 256, shape).astype(np.uint8)
+            img = np.repeat(g[..., None], 3, 2)
+            ref = mmcv.imresize(img, (120, 100), interpolation='bicubic',
+                                backend=backend)
+            np.testing.assert_array_equal(t._resize(img), ref)
+        colour = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+        np.testing.assert_array_equal(
+            t._resize(colour), mmcv.imresize(colour, (120, 100),
+                                             interpolation='bicubic', backend=backend))
