@@ -9,7 +9,7 @@
    iteration of the same RetinaNet on the same images; the supervised detector is
    timed with its stock trainable backbone and with the AlignDet-frozen backbone.
 
-    python benchmarks/bench_aligndet.py [--repeats 5] [--device cuda]
+    python benchmarks/bench_aligndet.py [--repeats 3] [--device cuda]
 """
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def bench_iteration(repeats, device):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--reference-instances', type=int, default=4,
                         help='instances the literal reference loop is timed on')
