@@ -8,7 +8,6 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
