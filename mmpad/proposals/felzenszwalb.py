@@ -51,32 +51,31 @@ def _costs(image: np.ndarray, sigma: float, gray: bool = False) -> np.ndarray:
     if gray or equal_channels(image):
         # equal channels (infrared): filter one; the 3-term sum of equal squares
         # is (d2 + d2) + d2 in any summation order, so the costs are bit-identical
-        g = gaussian(img_as_float64(image[..., :1]), sigma=[sigma, sigma, 0],
-                     mode='reflect', channel_axis=-1)[..., 0]
-        out = np.empty(4 * h * w - 3 * h - 3 * w + 2)
-        start = 0
-        for d in (g[:, 1:] - g[:, :w - 1], g[1:, :] - g[:h - 1, :],
-                  g[1:, 1:] - g[:h - 1, :w - 1], g[1:, :w - 1] - g[:h - 1, 1:]):
-            d2 = d * d
-            part = out[start:start + d.size].reshape(d.shape)
-            np.add(d2, d2, out=part)
-            np.add(part, d2, out=part)
-            np.sqrt(part, out=part)
-            start += d.size
-        return out
-    image = img_as_float64(image)
-    image = gaussian(image, sigma=[sigma, sigma, 0], mode='reflect', channel_axis=-1)
-    # the same expressions as scikit-image (same rounding)
-    down = np.sqrt(np.sum((image[1:, :, :] - image[:h - 1, :, :]) *
-                          (image[1:, :, :] - image[:h - 1, :, :]), axis=-1))
-    right = np.sqrt(np.sum((image[:, 1:, :] - image[:, :w - 1, :]) *
-                           (image[:, 1:, :] - image[:, :w - 1, :]), axis=-1))
-    dright = np.sqrt(np.sum((image[1:, 1:, :] - image[:h - 1, :w - 1, :]) *
-                            (image[1:, 1:, :] - image[:h - 1, :w - 1, :]), axis=-1))
-    uright = np.sqrt(np.sum((image[1:, :w - 1, :] - image[:h - 1, 1:, :]) *
-                            (image[1:, :w - 1, :] - image[:h - 1, 1:, :]), axis=-1))
-    return np.hstack([right.ravel(), down.ravel(), dright.ravel(),
-                      uright.ravel()]).astype(float)
+        planes = [gaussian(img_as_float64(image[..., :1]), sigma=[sigma, sigma, 0],
+                           mode='reflect', channel_axis=-1)[..., 0]] * 3
+    else:
+        g = gaussian(img_as_float64(image), sigma=[sigma, sigma, 0], mode='reflect',
+                     channel_axis=-1)
+        planes = [np.ascontiguousarray(g[..., c]) for c in range(g.shape[2])]
+    # scikit-image: sqrt(sum((a - b) * (a - b), axis=-1)); numpy adds the channel
+    # terms left to right, as the loop below does
+    out = np.empty(4 * h * w - 3 * h - 3 * w + 2)
+    start = 0
+    for sa, sb in (((slice(None), slice(1, None)), (slice(None), slice(0, w - 1))),
+                   ((slice(1, None), slice(None)), (slice(0, h - 1), slice(None))),
+                   ((slice(1, None), slice(1, None)), (slice(0, h - 1), slice(0, w - 1))),
+                   ((slice(1, None), slice(0, w - 1)), (slice(0, h - 1), slice(1, None)))):
+        acc = None
+        for g in planes:
+            d = g[sa] - g[sb]
+            if acc is None:
+                acc = d * d
+            else:
+                acc += d * d
+        n = acc.size
+        np.sqrt(acc, out=out[start:start + n].reshape(acc.shape))
+        start += n
+    return out
 
 
 def edge_order(costs: np.ndarray):

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from .felzenszwalb import equal_channels, felzenszwalb
+from .grouping import group_kernel
 from .lbp import lbp8
 
 COLOUR_BINS = 25
@@ -102,7 +103,9 @@ def _histograms(image: np.ndarray, seg: np.ndarray, k: int, sizes: np.ndarray,
     hist_c = np.zeros((k, 3 * COLOUR_BINS))
     hist_c[:, 0] = sizes
     hist_c[:, COLOUR_BINS] = sizes
-    v = (image[..., 0] if gray else image.max(axis=2)).ravel()
+    v = image[..., 0] if gray else \
+        np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])
+    v = v.ravel()
     vbin = _lut(COLOUR_BINS, (0.0, 255.0))[v]
     hist_c[:, 2 * COLOUR_BINS:] = np.bincount(
         flat * COLOUR_BINS + vbin, minlength=k * COLOUR_BINS).reshape(k, COLOUR_BINS)
@@ -197,14 +200,22 @@ class _Hierarchy:
         return t
 
 
-def _group(h: _Hierarchy, pairs: np.ndarray) -> None:
+def _group(h: _Hierarchy, pairs: np.ndarray, use_numba: bool = True) -> None:
     """Greedy hierarchical grouping; appends merged regions to ``h`` in order.
+
+    Runs :mod:`mmpad.proposals.grouping`'s numba kernel when numba is available
+    (same procedure), else the Python loop below.
 
     Reproduces the reference loop ``while S: i, j = sorted(S.items(), key=sim)[-1]``:
     the heap pops the highest similarity and, among equal ones, the pair inserted
     last (``-counter``). Pairs are deleted lazily: a pair is stale as soon as one of
     its regions has been merged.
     """
+    kernel = group_kernel() if use_numba else None
+    if kernel is not None:
+        h.n = int(kernel(h.hc, h.ht, h.size, h.box, h.n,
+                         np.ascontiguousarray(pairs, dtype=np.int64), h.imsize))
+        return
     heap: list = []
     partners: List[dict] = [dict() for _ in range(h.n)]   # region -> {partner: counter}
     counter = 0

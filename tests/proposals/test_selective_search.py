@@ -38,6 +38,25 @@ def test_felzenszwalb_matches_skimage(demo_data):
             np.testing.assert_array_equal(ours, ref)
 
 
+def test_edge_costs_bit_identical_to_skimage_formula():
+    from skimage.filters import gaussian
+    from skimage.util import img_as_float64
+    from mmpad.proposals.felzenszwalb import _costs
+    rng = np.random.default_rng(0)
+    for t in range(6):
+        h, w = (int(v) for v in rng.integers(2, 60, 2))
+        img = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+        if t % 2:
+            img[..., 1] = img[..., 2] = img[..., 0]
+        g = gaussian(img_as_float64(img), sigma=[0.9, 0.9, 0], mode='reflect',
+                     channel_axis=-1)
+        ref = []
+        for a, b in ((g[:, 1:], g[:, :w - 1]), (g[1:], g[:h - 1]),
+                     (g[1:, 1:], g[:h - 1, :w - 1]), (g[1:, :w - 1], g[:h - 1, 1:])):
+            ref.append(np.sqrt(np.sum((a - b) * (a - b), axis=-1)).ravel())
+        np.testing.assert_array_equal(_costs(img, 0.9), np.hstack(ref))
+
+
 def test_felzenszwalb_exact_with_tied_costs():
     """Blocky images have many equal edge costs: the fast edge order (ties by
     index) must either give scikit-image's labels or detect the conflict and fall
@@ -120,7 +139,8 @@ def _naive_group(h, pairs):
 
 
 @pytest.mark.parametrize('seed', range(6))
-def test_heap_grouping_equals_naive_loop_including_ties(seed):
+@pytest.mark.parametrize('use_numba', [True, False])
+def test_heap_grouping_equals_naive_loop_including_ties(seed, use_numba):
     rng = np.random.default_rng(seed)
     k = 30
     # few distinct histogram values and sizes -> many exactly tied similarities
@@ -134,7 +154,7 @@ def test_heap_grouping_equals_naive_loop_including_ties(seed):
     h1 = _Hierarchy(hist_c, hist_t, sizes, box, 10000)
     h2 = _Hierarchy(hist_c, hist_t, sizes, box, 10000)
     naive = _naive_group(h1, pairs)
-    _group(h2, pairs)
+    _group(h2, pairs, use_numba=use_numba)
     assert h2.n == h1.n == k + len(naive)
     np.testing.assert_array_equal(h2.box[:h2.n], h1.box[:h1.n])
     np.testing.assert_array_equal(h2.size[:h2.n], h1.size[:h1.n])
