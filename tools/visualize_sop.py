@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Draw SOP pretext predictions: parent image, sub-image, true location mask and the
+predicted mask, one row per sample of the config's validation set, as a PNG.
+
+    python tools/visualize_sop.py CONFIG CHECKPOINT --out sop_masks.png [--num 4]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True, help='output PNG')
+    parser.add_argument('--num', type=int, default=4, help='samples to draw')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def _overlay(gray: np.ndarray, mask: np.ndarray, color) -> np.ndarray:
+    """(H, W, 3) uint8 image with ``mask`` (H, W) tinted in ``color``."""
+    out = gray.astype(np.float32).copy()
+    out[mask > 0] = 0.5 * out[mask > 0] + 0.5 * np.array(color, np.float32)
+    return out.astype(np.uint8)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import mmpad  # noqa: F401
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import DATASETS, MODELS
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if not osp.isfile(args.checkpoint):
+        print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
+        return 2
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+        load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
+        model.eval()
+        dataset = DATASETS.build(cfg.val_dataloader.dataset)
+        idx = np.linspace(0, len(dataset) - 1, args.num).astype(int)
+        batch = pseudo_collate([dataset[int(i)] for i in idx])
+        with torch.no_grad():
+            results = model.test_step(batch)
+    rows = []
+    for inputs, res in zip(batch['inputs'], results):
+        img = inputs.numpy()                           # (6, H, W) RGB parent | sub
+        parent = np.ascontiguousarray(img[:3].transpose(1, 2, 0))
+        sub = np.ascontiguousarray(img[3:6].transpose(1, 2, 0))
+        gt = res.gt_sem_seg.data[0].numpy()
+        pred = res.pred_sem_seg.data[0].numpy()
+        rows.append(np.concatenate([
+            parent, sub, _overlay(parent, gt, (0, 255, 0)),
+            _overlay(parent, pred, (255, 0, 0))], axis=1))
+    grid = np.concatenate(rows, axis=0)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    h, w = grid.shape[:2]
+    fig = plt.figure(figsize=(max(4, w / 40), h / 40 + 0.4), dpi=100)
+    plt.imshow(grid, interpolation='nearest')
+    plt.axis('off')
+    plt.title('image | sub-image | true location | predicted', fontsize=9)
+    fig.savefig(args.out, bbox_inches='tight')
+    print(f'wrote {args.out} ({len(rows)} samples)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
