@@ -83,13 +83,19 @@ class MSIPDataset(BaseDataset):
         if self.data_ratio != 1.0:
             paths = paths[::int(1 / self.data_ratio)]
         data_list = []
+        no_rois = 0
         for i, p in enumerate(paths):
             info = dict(img_path=p, roi_path=roi_path_for(p),
                         subset=osp.basename(osp.dirname(osp.dirname(p))),
                         sample_idx=i)
             if self.load_rois:
                 info['rois'] = self._read_rois(info['roi_path'])
+                no_rois += len(info['rois']) == 0
             data_list.append(info)
+        if no_rois:
+            print_log(f'MSIPDataset: {no_rois} of {len(paths)} images have no RoIs '
+                      f'(missing or empty RoI file); they are cropped by the '
+                      f'RandomResizedCrop fallback', logger='current', level=30)
         return data_list
 
     @staticmethod
