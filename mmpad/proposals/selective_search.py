@@ -8,12 +8,15 @@ per region, an O(N^2) neighbour search and a full sort of all similarities at ev
 merge). This module computes the **same regions in the same order** with array
 operations and a heap:
 
-* the initial segmentation is the same ``skimage.segmentation.felzenszwalb`` call;
+* the initial segmentation is scikit-image's Felzenszwalb segmentation;
 * region statistics come from ``bincount`` instead of per-region masks;
 * the neighbour relation (the reference's bounding-box-corner test, kept as is) is
   evaluated as a boolean matrix;
 * the greedy merge uses a heap with lazy deletion whose tie-breaking reproduces the
-  reference (highest similarity; among equal similarities, the pair inserted last);
+  reference (highest similarity; among equal similarities, the pair inserted last),
+  in a numba kernel (:mod:`mmpad.proposals.grouping`) or, without numba, in Python;
+* Felzenszwalb and LBP are bit-compatible numba re-implementations of
+  scikit-image's (:mod:`mmpad.proposals.felzenszwalb`, :mod:`mmpad.proposals.lbp`);
 * similarities are summed in the reference's order (sequential sums), so they are
   bit-identical and the merge order cannot drift.
 
