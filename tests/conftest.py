@@ -26,3 +26,14 @@ def demo_data(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('demo_data'))
     generate_all(root, seed=0, preset='tiny')
     return root
+
+
+@pytest.fixture(autouse=True)
+def _isolate_default_scope():
+    """A test that sets mmengine's default scope (``init_default_scope('mmseg')``,
+    building a Runner) must not change which registry the next test builds from."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)

@@ -421,9 +421,11 @@ def stage_pictures(ctx: Context) -> dict:
                                  recursive=True))[:2]
     if 'sop' in done:
         out = osp.join(pics, 'sop_masks.png')
+        with open(ctx.path('sop', 'pretrain', 'last_checkpoint')) as f:
+            sop_ckpt = f.read().strip()
         sh(ctx, ['tools/visualize_sop.py',
                  f'{SOP_DEMO}/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py',
-                 done['sop']['checkpoint'], '--out', out, '--num', '4'],
+                 sop_ckpt, '--out', out, '--num', '4'],
            'pictures_sop')
         made.append(out)
     curves = _loss_curves(ctx, osp.join(pics, 'loss_curves.png'))
