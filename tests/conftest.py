@@ -30,10 +30,12 @@ def demo_data(tmp_path_factory) -> str:
 
 @pytest.fixture(autouse=True)
 def _isolate_default_scope():
-    """A test that sets mmengine's default scope (``init_default_scope('mmseg')``,
-    building a Runner) must not change which registry the next test builds from."""
+    """Every test starts with no mmengine default scope, as when run alone: a test,
+    module import or module-scoped fixture that set one (``init_default_scope``, a
+    Runner) must not change which registry the next test builds from."""
     from mmengine.registry import DefaultScope
     before = dict(DefaultScope._instance_dict)
+    DefaultScope._instance_dict.clear()
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(before)

@@ -21,6 +21,14 @@ DROPPED_LAYERS = ('retina_cls', 'retina_reg', 'conv_cls', 'conv_reg',
                   'conv_centerness', 'fc_cls', 'fc_reg')
 
 
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    """The pre-trainer builds its data preprocessor through the default scope."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+
+
 def _pretrain_checkpoint(family, path):
     torch.manual_seed(0)
     model = MODELS.build(pretrainer_cfg(FAMILIES[family]()))

@@ -10,16 +10,21 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 
-init_default_scope('mmdet')
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 DEMO_CFG = osp.join(
     REPO, 'configs/aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py')
+
+
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 
 def _results(num=6, h=60, w=80):

@@ -10,6 +10,14 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from aligndet_tiny_detectors import make_view, random_boxes  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    """The pre-trainer builds its data preprocessor through the default scope."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+
+
 @pytest.fixture
 def two_view_batch():
     """2 images, 2 views of different sizes with the same proposals (scaled)."""

@@ -219,15 +219,16 @@ def test_selfsup_layer_decay_constructor(tiny_mae):
             paramwise_cfg=dict(layer_decay_rate=0.7, flat_decay_mult=0.0)))
         lr = {g['param_name']: g['lr'] for g in optim.param_groups
               if 'param_name' in g}  # (+ mmengine's base-settings group)
-        # 3 blocks -> depths 0 (stem) .. 4 (after the last block / decoder)
+        # n blocks -> depths 0 (stem) .. n + 1 (after the last block / decoder)
+        n = tiny_mae['backbone']['arch']['num_layers']
         assert lr['backbone.patch_embed.projection.weight'] == \
-            pytest.approx(0.7**4)
-        for i in range(3):
+            pytest.approx(0.7**(n + 1))
+        for i in range(n):
             assert lr[f'backbone.layers.{i}.attn.qkv.weight'] == \
-                pytest.approx(0.7**(3 - i))
+                pytest.approx(0.7**(n - i))
             if wrap:
                 assert lr[f'backbone.layers.{i}.adapter.down.weight'] == \
-                    pytest.approx(0.7**(3 - i))
+                    pytest.approx(0.7**(n - i))
         assert lr['neck.decoder_embed.weight'] == pytest.approx(1.0)
         assert lr['neck.decoder_blocks.0.attn.qkv.weight'] == \
             pytest.approx(1.0)
