@@ -76,6 +76,9 @@ optim_wrapper = dict(
         norm_decay_mult=0.,
         custom_keys={'pos_embed': dict(decay_mult=0.)}))
 
+# AMP with fp16 gradient compression in DDP (pad.md §5.3, ViTDet recipe)
+custom_hooks = [dict(type='Fp16CompressionHook')]
+
 # 12 epochs x 8,862 images at batch 2
 max_iters = 53172
 val_interval = 8862
