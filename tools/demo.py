@@ -116,7 +116,8 @@ def train(ctx: Context, config: str, work_dir: str, log_name: str,
 
 def test(ctx: Context, config: str, checkpoint: str, work_dir: str,
          log_name: str, options: Optional[List[str]] = None) -> dict:
-    """``tools/test.py``; returns its metrics."""
+    """``tools/test.py``; returns its metrics (empty when a detector found nothing,
+    which mmdet's CocoMetric reports as no metrics at all)."""
     out = osp.join(work_dir, 'metrics.json')
     args = ['tools/test.py', config, checkpoint, '--work-dir', work_dir,
             '--metrics-out', out]
@@ -213,7 +214,7 @@ def _twins(ctx: Context, name: str, pad_cfg: str, base_cfg: str, target: str,
             opts += [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}']
         last = train(ctx, f'{PAD_DOWN}/{cfg}', wd, f'{name}_{key}_train', opts)
         res = test(ctx, f'{PAD_DOWN}/{cfg}', last, wd, f'{name}_{key}_test', opts)
-        metrics[f'{which} {metric}'] = round(float(res[metric]), 4)
+        metrics[f'{which} {metric}'] = round(float(res.get(metric, 0.0)), 4)
     return dict(metrics=metrics)
 
 
@@ -247,7 +248,7 @@ def stage_aligndet(ctx: Context) -> dict:
                    '--preset', 'aligndet', '--out-json', proposals, '--workers', '2'],
              'aligndet_proposals')
     pre_cfg = f'{ALIGNDET_DEMO}/aligndet_retinanet_r18-tiny_flir-demo.py'
-    iters = 8 if ctx.quick else 24
+    iters = 8 if ctx.quick else 48
     ckpt = train(ctx, pre_cfg, ctx.path('aligndet', 'pretrain'), 'aligndet_pretrain',
                  [f'train_dataloader.dataset.ann_file={proposals}',
                   f'train_cfg.max_iters={iters}',
@@ -265,7 +266,8 @@ def stage_aligndet(ctx: Context) -> dict:
         wd = ctx.path('aligndet', f'finetune_{key}')
         last = train(ctx, cfg, wd, f'aligndet_finetune_{key}', opts + ft_iters)
         res = test(ctx, cfg, last, wd, f'aligndet_finetune_{key}_test')
-        metrics[f'{name} coco/bbox_mAP_50'] = round(float(res['coco/bbox_mAP_50']), 4)
+        metrics[f'{name} coco/bbox_mAP_50'] = round(
+            float(res.get('coco/bbox_mAP_50', 0.0)), 4)
     summary = [ln.strip() for ln in out.splitlines() if 'per image' in ln]
     return dict(metrics=metrics, note=summary[-1] if summary else '',
                 proposals=proposals)
