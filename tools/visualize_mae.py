@@ -9,7 +9,6 @@ units; it is mapped back with each patch's own mean and std, as in the MAE paper
 figures.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -57,6 +56,7 @@ def reconstruct(model, inputs: torch.Tensor):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmpad  # noqa: F401
+    from mmpad.utils.visualization import save_image_grid
     from mmengine.dataset import default_collate
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
@@ -92,16 +92,7 @@ def main(argv=None) -> int:
         cells = [_to_uint8(t[i], mean, std) for t in (inputs, masked, pasted)]
         rows.append(np.concatenate(cells, axis=1))
     grid = np.concatenate(rows, axis=0)
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    h, w = grid.shape[:2]
-    fig = plt.figure(figsize=(w / 40, h / 40 + 0.4), dpi=100)
-    plt.imshow(grid, interpolation='nearest')
-    plt.axis('off')
-    plt.title('original | masked input | reconstruction', fontsize=9)
-    fig.savefig(args.out, bbox_inches='tight')
+    save_image_grid(grid, 'original | masked input | reconstruction', args.out)
     print(f'wrote {args.out} ({len(idx)} images)')
     return 0
 

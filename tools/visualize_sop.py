@@ -5,7 +5,6 @@ predicted mask, one row per sample of the config's validation set, as a PNG.
     python tools/visualize_sop.py CONFIG CHECKPOINT --out sop_masks.png [--num 4]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -35,6 +34,7 @@ def _overlay(gray: np.ndarray, mask: np.ndarray, color) -> np.ndarray:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmpad  # noqa: F401
+    from mmpad.utils.visualization import save_image_grid
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
@@ -66,16 +66,7 @@ def main(argv=None) -> int:
             parent, sub, _overlay(parent, gt, (0, 255, 0)),
             _overlay(parent, pred, (255, 0, 0))], axis=1))
     grid = np.concatenate(rows, axis=0)
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    h, w = grid.shape[:2]
-    fig = plt.figure(figsize=(max(4, w / 40), h / 40 + 0.4), dpi=100)
-    plt.imshow(grid, interpolation='nearest')
-    plt.axis('off')
-    plt.title('image | sub-image | true location | predicted', fontsize=9)
-    fig.savefig(args.out, bbox_inches='tight')
+    save_image_grid(grid, 'image | sub-image | true location | predicted', args.out)
     print(f'wrote {args.out} ({len(rows)} samples)')
     return 0
 
