@@ -2,6 +2,10 @@
 
 * The config is checked (:func:`mmpad.utils.check_config`) before anything is built,
   so a misspelled ``type`` or a missing ``data_root`` fails with the field's name.
+* ``--resume`` continues exactly: the checkpoint to resume is the newest complete
+  one (:mod:`mmpad.engine.resume`), an unset seed is taken from it, and
+  :class:`~mmpad.engine.hooks.random_state_hook.RandomStateHook` saves and
+  restores the RNG states.
 * Distributed runs work on CPU machines: the process group is created with ``gloo``
   (mmengine's launcher calls ``torch.cuda.set_device`` unconditionally) and DDP is
   built with ``device_ids=None``. GPU runs are untouched.
@@ -20,6 +24,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmpad.engine.hooks.random_state_hook import RandomStateHook
+from mmpad.engine.resume import find_resume_checkpoint, pin_resume_seed
 from mmpad.utils.config_check import check_config
 
 
@@ -47,7 +53,18 @@ class MMPadRunner(Runner):
             cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
             cfg.env_cfg.dist_cfg.backend = 'gloo'
             init_cpu_process_group_if_needed(launcher)
+        if cfg.get('resume', False):
+            if cfg.get('load_from') is None and cfg.get('work_dir'):
+                cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+            if cfg.get('load_from'):
+                pin_resume_seed(cfg, cfg.load_from)
         return super().from_cfg(cfg)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # RNG states travel with every checkpoint, so --resume is bit-identical
+        if not any(isinstance(h, RandomStateHook) for h in self._hooks):
+            self.register_hook(RandomStateHook())
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict],
                    model: torch.nn.Module):
