@@ -7,8 +7,9 @@ iteration counters, but not the RNG states: after a resume, MAE's random masks,
 dropout and every augmentation drawn in the main process come from a freshly
 seeded generator, so the resumed run drifts from the uninterrupted one.
 
-What is saved (per rank; all ranks' states are gathered into rank 0's checkpoint
-under ``checkpoint['rng_states']``): python ``random``, numpy's global generator,
+What is saved (per rank; in distributed runs the states of all ranks are gathered
+after every iteration and epoch, so rank 0, which writes the checkpoint, has them;
+``checkpoint['rng_states']`` is a list indexed by rank): python ``random``, numpy's global generator,
 torch's CPU generator and, on GPU machines, the current CUDA device's generator.
 
 When it is restored: at the first ``before_train_epoch`` after the resume, i.e.
@@ -102,20 +103,38 @@ class RandomStateHook(Hook):
     ``custom_hooks`` of a config trained with mmengine's own Runner.
     """
 
-    # after mmengine's own hooks that may draw random numbers at epoch start
-    priority = 'VERY_LOW'
+    # before CheckpointHook (VERY_LOW): the states are gathered before a save
+    priority = 'LOW'
 
     def __init__(self) -> None:
         self._pending: Optional[List[Dict[str, Any]]] = None
-        self._resumed_from: Optional[str] = None
+        self._gathered: Optional[List[Dict[str, Any]]] = None
+
+    # mmengine saves checkpoints on rank 0 only (``Runner.save_checkpoint`` is
+    # ``master_only``), so the other ranks' states are gathered beforehand, after
+    # every iteration and epoch (a few KB; this hook runs before CheckpointHook)
+    def _gather(self) -> None:
+        if get_world_size() > 1:
+            self._gathered = all_gather_object(get_rng_states())
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        self._gather()
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = get_rng_states()
+        states = [get_rng_states()]  # this (the saving) rank, exactly now
         if get_world_size() > 1:
-            gathered = all_gather_object(states)
-        else:
-            gathered = [states]
-        checkpoint[CHECKPOINT_KEY] = gathered
+            if self._gathered is None:
+                runner.logger.warning(
+                    'RandomStateHook: no RNG states of the other ranks yet; '
+                    'this checkpoint will resume with fresh generators')
+                return
+            states = list(self._gathered)
+            states[get_rank()] = get_rng_states()
+        checkpoint[CHECKPOINT_KEY] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # also called for ``load_from`` (fine-tuning): only a resume restores
