@@ -10,6 +10,7 @@ DDP meets an unused parameter. Only rank 0 writes checkpoints and logs.
 import glob
 import os
 import os.path as osp
+import shutil
 import socket
 
 import pytest
@@ -31,9 +32,9 @@ def _free_port() -> str:
         return str(s.getsockname()[1])
 
 
-def _dist_train(cfg, work, data_root):
+def _dist_train(cfg, work, data_root, *extra):
     return run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
-                     str(work)], data_root=data_root,
+                     str(work), *extra], data_root=data_root,
                     env={'PYTHON': os.sys.executable, 'PORT': _free_port(),
                          'OMP_NUM_THREADS': '1'})
 
@@ -59,10 +60,12 @@ def test_pad_mae_two_ranks(demo_data, tmp_path):
         "    dict(type='AdapterCheckpointHook', interval=5, save_last=True),\n"
         "    dict(type='GradientSyncCheckHook')]\n"
         "train_cfg = dict(max_epochs=5)\n"
-        "default_hooks = dict(checkpoint=dict(interval=5))\n")
+        "randomness = dict(seed=11)\n"
+        "default_hooks = dict(checkpoint=dict(interval=3))\n")
     work = tmp_path / 'work'
     _dist_train(cfg, work, demo_data)
-    text = _only_rank0_outputs(work, ['epoch_5.pth', 'adapter_only_epoch_5.pth'])
+    text = _only_rank0_outputs(
+        work, ['epoch_3.pth', 'epoch_5.pth', 'adapter_only_epoch_5.pth'])
     # held in epochs 0-3 (round(0.6 * 5) = 3), learning in epoch 4
     assert 'adapter scales learn from epoch 4' in text
     # 10 images / 2 ranks / batch 4 -> 2 steps per epoch, every one checked
@@ -76,6 +79,19 @@ def test_pad_mae_two_ranks(demo_data, tmp_path):
     sd = ckpt['state_dict']
     scale = [k for k in sd if k.endswith('adapter.scale_pred.weight')]
     assert scale and all(torch.count_nonzero(sd[k]) > 0 for k in scale)
+
+    # both ranks resume from epoch 3 (as after a crash) and end bit-identical to
+    # the uninterrupted run, the scale release at epoch 4 included
+    resumed = tmp_path / 'resumed'
+    resumed.mkdir()
+    shutil.copy(work / 'epoch_3.pth', resumed / 'epoch_3.pth')
+    (resumed / 'last_checkpoint').write_text(str(resumed / 'epoch_3.pth'))
+    proc = _dist_train(cfg, resumed, demo_data, '--resume')
+    assert 'RNG states restored' in proc.stdout + proc.stderr
+    again = torch.load(str(resumed / 'epoch_5.pth'), map_location='cpu',
+                       weights_only=False)['state_dict']
+    diff = [k for k in sd if not torch.equal(sd[k], again[k])]
+    assert not diff, diff[:5]
 
 
 @pytest.fixture(scope='module')
