@@ -19,6 +19,8 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from mmpad.datasets import bad_samples
+from mmpad.datasets.bad_samples import BadSampleError
 from mmpad.proposals.msip_layout import (IMG_EXTENSIONS, list_msip_images,
                                          list_thermal_images, msip_subsets,
                                          roi_path_for, stem_of)
@@ -47,17 +49,27 @@ class MSIPDataset(BaseDataset):
             concatenated list (reference behaviour), e.g. 0.1 keeps 1 in 10.
         ann_file: optional text file listing image paths relative to
             ``data_root`` (one per line) instead of scanning the folders.
-        load_rois: read every RoI file once at start-up into ``rois``.
-        skip_unreadable: in training, a sample whose image cannot be loaded is
-            reported (path and error, once per file) and replaced by another one;
-            in ``test_mode`` the error is raised with the path.
+        load_rois: read every RoI file once at start-up into ``rois``; bad lines
+            and unreadable files are reported (``bad_roi_lines`` /
+            ``bad_roi_file``, :mod:`mmpad.datasets.bad_samples`) and ignored.
+        skip_unreadable: in training, a sample whose pipeline raises is reported
+            (``load_error``: path and error, one warning per file per run, counted
+            across DataLoader workers) and replaced by another one; ``False`` (or
+            ``test_mode``, or ``strict``) raises
+            :class:`~mmpad.datasets.bad_samples.BadSampleError` with the path.
+            Bad files that the pipeline's ``LoadImageFromFileSafe`` recognises are
+            skipped by that transform instead (it returns ``None``).
+        strict: raise :class:`~mmpad.datasets.bad_samples.BadSampleError` on a
+            bad RoI file or line (``load_rois``) and on a sample that cannot be
+            loaded, instead of skipping it.
         **kwargs: :class:`mmpretrain.datasets.BaseDataset` arguments
             (``pipeline``, ``test_mode``, ``lazy_init``, ...).
     """
 
     def __init__(self, data_root: str, subsets: Union[None, str, Sequence[str]] = None,
                  data_ratio: float = 1.0, ann_file: str = '', load_rois: bool = False,
-                 skip_unreadable: bool = True, **kwargs) -> None:
+                 skip_unreadable: bool = True, strict: bool = False,
+                 **kwargs) -> None:
         if isinstance(subsets, str):
             subsets = [s.strip() for s in subsets.split(',') if s.strip()]
         if not 0 < data_ratio <= 1:
@@ -67,6 +79,9 @@ class MSIPDataset(BaseDataset):
         self.data_ratio = data_ratio
         self.load_rois = load_rois
         self.skip_unreadable = skip_unreadable
+        self.strict = strict
+        #: images skipped by this dataset object in this process (kept for
+        #: compatibility; run-wide counts: mmpad.datasets.bad_samples.counts())
         self.unreadable: List[str] = []
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
@@ -98,34 +113,44 @@ class MSIPDataset(BaseDataset):
                       f'RandomResizedCrop fallback', logger='current', level=30)
         return data_list
 
-    @staticmethod
-    def _read_rois(path: str) -> np.ndarray:
+    def _read_rois(self, path: str) -> np.ndarray:
         if not osp.exists(path):
             return np.zeros((0, 4), np.int64)
         try:
             rois, problems = read_roi_file(path)
-        except RoIFileError as e:
-            print_log(f'MSIPDataset: {e}; using no RoIs', logger='current',
-                      level=30)
+        except (RoIFileError, OSError) as e:
+            err = str(e)
+            err = err[len(path) + 2:] if err.startswith(f'{path}: ') else err
+            bad_samples.report(path, f'unreadable RoI file ({err}); using no RoIs',
+                               strict=self.strict, kind='bad_roi_file',
+                               source='MSIPDataset')
             return np.zeros((0, 4), np.int64)
-        for msg in problems[:3]:
-            print_log(f'MSIPDataset: skipped bad RoI line {msg}', logger='current',
-                      level=30)
+        if problems:
+            first = problems[0][len(path) + 1:] if problems[0].startswith(path) \
+                else problems[0]
+            msg = f'bad RoI line {first}' if self.strict else \
+                f'{len(problems)} bad RoI line(s) ignored, the first: line {first}'
+            bad_samples.report(path, msg, strict=self.strict, kind='bad_roi_lines',
+                               n=len(problems), source='MSIPDataset')
         return rois
 
     # ------------------------------------------------------------------ loading
     def prepare_data(self, idx: int):
         try:
             return super().prepare_data(idx)
+        except BadSampleError:  # a strict transform already named the file
+            raise
         except Exception as e:  # noqa: BLE001 - re-raised or reported with the path
             path = self.get_data_info(idx).get('img_path')
-            if self.test_mode or not self.skip_unreadable:
-                raise RuntimeError(f'MSIPDataset: cannot load sample {idx} '
-                                   f'({path}): {type(e).__name__}: {e}') from e
+            strict = self.test_mode or self.strict or not self.skip_unreadable
+            try:
+                bad_samples.report(
+                    path, f'cannot load sample {idx}: {type(e).__name__}: {e}',
+                    strict=strict, kind='load_error', source='MSIPDataset')
+            except BadSampleError as err:
+                raise err from e
             if path not in self.unreadable:
                 self.unreadable.append(path)
-                print_log(f'MSIPDataset: skipping unreadable image {path} '
-                          f'({type(e).__name__}: {e})', logger='current', level=30)
             return None
 
     def extra_repr(self) -> List[str]:

@@ -10,4 +10,5 @@ import mmpad.models.selfsup  # noqa: F401,E402
 import mmpad.engine.hooks.delayed_scale_hook  # noqa: F401,E402
 import mmpad.engine.hooks.adapter_checkpoint_hook  # noqa: F401,E402
 import mmpad.datasets.msip  # noqa: F401,E402
+import mmpad.datasets.transforms.loading  # noqa: F401,E402
 import mmpad.datasets.transforms.roi_crop  # noqa: F401,E402

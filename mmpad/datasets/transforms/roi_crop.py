@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
+from mmpad.datasets import bad_samples
 from mmpad.proposals.roi_file import RoIFileError, read_roi_file
 
 _MAX_WARNINGS = 20
@@ -36,7 +37,13 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
     RoIs come from ``results['rois']`` ((N, 4) ``x, y, w, h``) when present,
     else from the file ``results['roi_path']``. Missing or empty files and bad
     lines do not stop training: they are counted in the class-level
-    :attr:`stats` (per process) and the first ones are reported with their path.
+    :attr:`stats` (per process). A missing file is reported the first times with
+    its path; an unreadable RoI file (``bad_roi_file``: no RoIs used) and lines
+    that are not ``x,y,w,h`` (``bad_roi_lines``: ignored, the good lines are used)
+    go to :func:`mmpad.datasets.bad_samples.report`: one warning per file naming
+    the first bad line, counted across DataLoader workers; with ``strict=True``
+    they raise :class:`~mmpad.datasets.bad_samples.BadSampleError` naming the file
+    and line.
 
     **Required keys:** ``img``, and ``rois`` or ``roi_path`` (optional).
     **Modified keys:** ``img``, ``img_shape``.
@@ -57,6 +64,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         use_roi: ``False`` always uses the fallback crop.
         crop_ratio_range, aspect_ratio_range: fallback ``RandomResizedCrop``.
         interpolation, backend: resize settings (mmcv names).
+        strict: raise on an unreadable RoI file or a bad RoI line.
     """
 
     #: class-level counters (per process): roi, fallback_no_roi, fallback_rejected,
@@ -73,7 +81,8 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
                  random: bool = True, use_roi: bool = True,
                  crop_ratio_range: Tuple[float, float] = (0.2, 1.0),
                  aspect_ratio_range: Tuple[float, float] = (3. / 4., 4. / 3.),
-                 interpolation: str = 'bicubic', backend: str = 'pillow') -> None:
+                 interpolation: str = 'bicubic', backend: str = 'pillow',
+                 strict: bool = False) -> None:
         super().__init__(scale=size, crop_ratio_range=crop_ratio_range,
                          aspect_ratio_range=aspect_ratio_range,
                          interpolation=interpolation, backend=backend)
@@ -90,6 +99,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         self.max_roi_attempts = max_roi_attempts
         self.random = random
         self.use_roi = use_roi
+        self.strict = strict
 
     # ---------------------------------------------------------------- counters
     @classmethod
@@ -131,11 +141,23 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
             rois, problems = read_roi_file(path)
         except (RoIFileError, OSError) as e:
             self.stats['unreadable_roi_file'] += 1
-            self._warn(f'{e}; using RandomResizedCrop')
+            err = str(e)
+            err = err[len(path) + 2:] if err.startswith(f'{path}: ') else err
+            msg = f'unreadable RoI file ({err})'
+            bad_samples.report(path, msg if self.strict else
+                               f'{msg}; the image is cropped without RoIs',
+                               strict=self.strict, kind='bad_roi_file',
+                               source=type(self).__name__)
             return empty
         if problems:
             self.stats['bad_roi_lines'] += len(problems)
-            self._warn(f'skipped {len(problems)} bad line(s): {problems[0]}')
+            # problems[0] is "<path>:<line>: <what>"
+            first = problems[0][len(path) + 1:] if problems[0].startswith(path) \
+                else problems[0]
+            msg = f'bad RoI line {first}' if self.strict else \
+                f'{len(problems)} bad RoI line(s) ignored, the first: line {first}'
+            bad_samples.report(path, msg, strict=self.strict, kind='bad_roi_lines',
+                               n=len(problems), source=type(self).__name__)
         if len(rois) == 0 and not problems:
             self.stats['empty_roi_file'] += 1
         return rois
@@ -226,4 +248,5 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
                 f'min_roi_size={self.min_roi_size}, '
                 f'max_roi_attempts={self.max_roi_attempts}, random={self.random}, '
                 f'use_roi={self.use_roi}, crop_ratio_range={self.crop_ratio_range}, '
-                f'interpolation={self.interpolation}, backend={self.backend})')
+                f'interpolation={self.interpolation}, backend={self.backend}, '
+                f'strict={self.strict})')
