@@ -17,3 +17,5 @@ import mmpad.models.backbones.pad_vit_det  # noqa: F401,E402
 import mmpad.models.backbones.simple_fpn  # noqa: F401,E402
 import mmpad.engine.optimizers.vit_layer_decay  # noqa: F401,E402
 import mmpad.datasets.flir  # noqa: F401,E402
+import mmpad.datasets.aligndet_proposals  # noqa: F401,E402
+import mmpad.datasets.transforms.loading  # noqa: F401,E402
