@@ -9,6 +9,8 @@ _base_ = [
 
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'
+# skipped images / fixed proposal boxes counted in the log (docs/data.md)
+default_hooks = dict(bad_samples=dict(type='BadSampleLoggerHook'))
 
 num_clusters = 256
 detector = _base_.model

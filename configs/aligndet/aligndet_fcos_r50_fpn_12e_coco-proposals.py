@@ -8,6 +8,8 @@ _base_ = [
 
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'
+# skipped images / fixed proposal boxes counted in the log (docs/data.md)
+default_hooks = dict(bad_samples=dict(type='BadSampleLoggerHook'))
 
 detector = _base_.model
 detector.data_preprocessor = _base_.aligndet_data_preprocessor

@@ -6,7 +6,7 @@
 _base_ = ['./_base_/msip_pretrain_100e.py']
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    {{_base_.safe_load}},
     dict(type='ObjectSensitiveRandomRoICrop', size=224, p={{_base_.roi_crop_p}}),
     dict(type='RandomFlip', prob=0.5),
     dict(type='BEiTMaskGenerator', input_size=14, num_masking_patches=78,

@@ -12,7 +12,7 @@ train_dataloader = dict(dataset=dict(
         data_root={{_base_.data_root}},
         data_prefix=dict(img_path='img_dir/train'),
         pipeline=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadImageFromFileSafe', min_size=(512, 512)),
             dict(type='RandomCrop', crop_size=(512, 512)),
             dict(type='RandomRotFlip', rotate_prob=0.0, flip_prob=1.0),
             dict(type='RandomFlip', prob=0.5),

@@ -3,7 +3,7 @@
 # intersection and S's outside part is black.
 _base_ = ['./sop_pretrain_deeplabv3plus-r50_loveda.py']
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe', min_size=(512, 512)),
     dict(type='RandomCrop', crop_size=(512, 512)),
     dict(type='RandomRotFlip', rotate_prob=0.0, flip_prob=1.0),
     dict(type='RandomFlip', prob=0.5),

@@ -1,8 +1,9 @@
 """Engine pieces registered in mmengine's root registries (found from any scope):
 the runner and host-agnostic hooks."""
+from .hooks.bad_sample_logger_hook import BadSampleLoggerHook
 from .hooks.fp16_compression_hook import Fp16CompressionHook
 from .hooks.nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .runner import MMPadRunner
 
 __all__ = ['MMPadRunner', 'NonFiniteLossHook', 'NonFiniteLossError',
-           'Fp16CompressionHook']
+           'Fp16CompressionHook', 'BadSampleLoggerHook']

@@ -35,8 +35,10 @@ aligndet_view = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor', 'flip', 'flip_direction')),
 ]
+# LoadImageFromFile that skips (and reports, once per file) truncated, empty, non-image
+# files and images below filter_cfg's min_size; 16-bit PNGs are rescaled to 8 bits
 aligndet_load = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFileSafe', min_size=32, backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True),
 ]
 # Ids are assigned once, before the views split (fixes defect §7.5).
@@ -50,8 +52,10 @@ aligndet_train_pipeline = aligndet_load + aligndet_two_views
 aligndet_train_pipeline_top50 = aligndet_load + [
     dict(type='TopKProposals', topk=50, random=False)] + aligndet_two_views
 
+# CocoDataset that clips proposal boxes sticking out of their image and drops (and
+# reports) boxes entirely outside or of negative size; strict=True raises instead
 aligndet_dataset = dict(
-    type='CocoDataset',
+    type='AlignDetProposalDataset',
     data_root=aligndet_data_root,
     ann_file=aligndet_proposal_file,
     data_prefix=dict(img='train2017/'),
@@ -75,3 +79,6 @@ aligndet_data_preprocessor = dict(
     pad_size_divisor=32)
 
 custom_hooks = [dict(type='AlignDetMomentumHook', base_momentum=0.996)]
+# Family configs add the bad-data counts to the log with
+#   default_hooks = dict(bad_samples=dict(type='BadSampleLoggerHook'))
+# (default_hooks is a key of the stock runtime base, so it cannot be set here).

@@ -63,5 +63,6 @@ param_scheduler = [
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
 default_hooks = dict(
+    bad_samples=dict(type='BadSampleLoggerHook'),
     logger=dict(interval=4),
     checkpoint=dict(by_epoch=False, interval=48, max_keep_ckpts=1))

@@ -20,8 +20,12 @@ data_root = 'data/msip/'
 data_preprocessor = dict(
     type='SelfSupDataPreprocessor', mean=msip_mean, std=msip_std, to_rgb=True)
 roi_crop_p = 0.85  # probability of an object-sized (not large) RoI crop (§2.2)
+# LoadImageFromFile that skips (and reports, once per file) truncated, empty, non-image
+# files and images below the smallest RoI crop (ObjectSensitiveRandomRoICrop's
+# min_size, 60 px); 16-bit PNGs are rescaled to 8 bits (docs/data.md, "Bad data")
+safe_load = dict(type='LoadImageFromFileSafe', min_size=60)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    safe_load,
     dict(type='ObjectSensitiveRandomRoICrop', size=224, p=roi_crop_p),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs')
@@ -78,6 +82,7 @@ randomness = dict(seed=0, diff_rank_seed=True)
 
 # ------------------------------------------------------------------- runtime
 default_hooks = dict(
+    bad_samples=dict(type='BadSampleLoggerHook'),  # bad-file counts in the log
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=20, save_last=True,
                     max_keep_ckpts=-1))

@@ -13,7 +13,9 @@ sop_meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
                  'scale_factor', 'flip', 'flip_direction', 'sop_box',
                  'sop_negative')
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # LoadImageFromFile that skips (and reports, once per file) truncated, empty,
+    # non-image files and images smaller than the crop; 16-bit PNGs rescaled to 8 bits
+    dict(type='LoadImageFromFileSafe', min_size=crop_size),
     # parent I: P x P crop with flips and 90-degree rotations, before sampling S
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomRotFlip', rotate_prob=0.0, flip_prob=1.0),

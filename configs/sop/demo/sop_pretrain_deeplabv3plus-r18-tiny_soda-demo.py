@@ -37,7 +37,7 @@ model = dict(
 sop_meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape', 'flip',
                  'flip_direction', 'sop_box', 'sop_negative')
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe', min_size=crop_size),  # skips bad files
     dict(type='RandomResize', scale=img_scale, ratio_range=(0.8, 1.25),
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),

@@ -14,7 +14,7 @@ model = dict(
 # MMPAD_DATA_ROOT (default data/demo) points demo configs at generated or real data.
 data_root = '{{$MMPAD_DATA_ROOT:data/demo}}/msip/'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    {{_base_.safe_load}},
     dict(type='ObjectSensitiveRandomRoICrop', size=img_size, p=0.85),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs')
