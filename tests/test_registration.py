@@ -14,7 +14,7 @@ EXPECTED = {
     ('mmpretrain', 'HOOKS'): ['DelayedScaleHook', 'AdapterCheckpointHook'],
     ('mmdet', 'MODELS'): ['AlignDetPretrainer', 'BoxContrastiveLoss', 'PADViTDet',
                           'SimpleFPN'],
-    ('mmdet', 'DATASETS'): ['FLIRDataset'],
+    ('mmdet', 'DATASETS'): ['FLIRDataset', 'AlignDetProposalDataset'],
     ('mmdet', 'TRANSFORMS'): ['AssignInstanceIds', 'TopKProposals'],
     ('mmdet', 'HOOKS'): ['AlignDetMomentumHook'],
     ('mmseg', 'MODELS'): ['PADMAE', 'SOPEncoderDecoder'],
@@ -22,6 +22,9 @@ EXPECTED = {
     ('mmseg', 'TRANSFORMS'): ['SubimageOverlap'],
     ('mmseg', 'METRICS'): ['SOPIoUMetric'],
     (None, 'RUNNERS'): ['MMPadRunner'],
+    (None, 'HOOKS'): ['RandomStateHook', 'GradientSyncCheckHook',
+                      'NonFiniteLossHook', 'BadSampleLoggerHook'],
+    (None, 'TRANSFORMS'): ['LoadImageFromFileSafe'],
 }
 
 
