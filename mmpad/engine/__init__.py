@@ -2,8 +2,12 @@
 the runner and host-agnostic hooks."""
 from .hooks.bad_sample_logger_hook import BadSampleLoggerHook
 from .hooks.fp16_compression_hook import Fp16CompressionHook
+from .hooks.gradient_sync_check_hook import (GradientMismatchError,
+                                             GradientSyncCheckHook)
 from .hooks.nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .hooks.random_state_hook import RandomStateHook
 from .runner import MMPadRunner
 
-__all__ = ['MMPadRunner', 'NonFiniteLossHook', 'NonFiniteLossError',
+__all__ = ['MMPadRunner', 'RandomStateHook', 'GradientSyncCheckHook',
+           'GradientMismatchError', 'NonFiniteLossHook', 'NonFiniteLossError',
            'Fp16CompressionHook', 'BadSampleLoggerHook']
