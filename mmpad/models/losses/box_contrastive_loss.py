@@ -25,6 +25,8 @@ other ranks' samples as extra negatives (spec D3).
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -79,6 +81,14 @@ def _negatives_logsumexp(scaled_queries: Tensor, query_ids: Tensor,
                                                            float('-inf')))
 
 
+def _autocast_off(device_type: str):
+    """A context in which autocast is disabled for ``device_type`` (a no-op
+    context for devices without autocast support)."""
+    if device_type in ('cpu', 'cuda', 'xpu', 'npu', 'mlu', 'musa'):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def box_contrastive_loss(online_embeds: Tensor,
                          online_ids: Tensor,
                          target_embeds: Tensor,
@@ -86,6 +96,12 @@ def box_contrastive_loss(online_embeds: Tensor,
                          temperature: float = 0.5,
                          extra_negatives: Tensor | None = None) -> Tensor:
     """Instance-contrastive loss between online and target box embeddings.
+
+    Mixed precision: the loss is computed in float32 (float64 for float64
+    inputs) with autocast disabled, so that under ``AmpOptimWrapper`` neither
+    half-precision embeddings nor autocast's half-precision matrix products
+    enter the ``exp`` / log-sum-exp; the returned loss is float32 then, as
+    torch's own losses are under autocast.
 
     Args:
         online_embeds: (N_o, D) online embeddings (queries, with gradient).
@@ -100,17 +116,27 @@ def box_contrastive_loss(online_embeds: Tensor,
         Scalar loss; ``0`` (connected to the graph) if no online sample is
         foreground.
     """
+    with _autocast_off(online_embeds.device.type):
+        return _box_contrastive_loss(online_embeds, online_ids, target_embeds,
+                                     target_ids, temperature, extra_negatives)
+
+
+def _box_contrastive_loss(online_embeds: Tensor, online_ids: Tensor,
+                          target_embeds: Tensor, target_ids: Tensor,
+                          temperature: float,
+                          extra_negatives: Tensor | None) -> Tensor:
+    """:func:`box_contrastive_loss` without the autocast guard."""
     _check_inputs(online_embeds, online_ids, 'online')
     _check_inputs(target_embeds, target_ids, 'target')
     online_ids = online_ids.long()
     target_ids = target_ids.long()
 
     fg = online_ids >= 0
-    if not bool(fg.any()):
-        return online_embeds.sum() * 0.
-
     # half-precision (AMP) embeddings are compared in float32
     dtype = torch.promote_types(online_embeds.dtype, torch.float32)
+    if not bool(fg.any()):
+        return online_embeds.to(dtype).sum() * 0.
+
     q_all = F.normalize(online_embeds.to(dtype), dim=1)
     t_all = F.normalize(target_embeds.detach().to(dtype), dim=1)
     queries, query_ids = q_all[fg], online_ids[fg]  # (M, D), (M,)
@@ -151,7 +177,7 @@ def box_contrastive_loss(online_embeds: Tensor,
         s = (scaled[rows] * queries[cols]).sum(dim=1)
         loss = loss + ((torch.logaddexp(s, log_neg[rows]) - s) *
                        pair_weight[rows]).sum()
-    return loss.to(online_embeds.dtype)
+    return loss
 
 
 def _gather_other_ranks(embeds: Tensor) -> Tensor:

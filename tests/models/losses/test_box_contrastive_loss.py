@@ -156,3 +156,38 @@ def test_gather_switch_is_a_no_op_without_distribution():
     local = BoxContrastiveLoss()(online, ids, target, ids)
     gathered = BoxContrastiveLoss(gather_negatives=True)(online, ids, target, ids)
     assert torch.equal(local, gathered)
+
+
+@pytest.mark.parametrize('amp_dtype', [torch.bfloat16, torch.float16])
+def test_mixed_precision_computes_in_float32(amp_dtype):
+    """Under autocast (AmpOptimWrapper) the loss is the float32 loss: autocast's
+    half-precision matrix products are switched off inside it, half embeddings
+    are compared in float32, and the returned loss is float32."""
+    g = torch.Generator().manual_seed(7)
+    online = torch.randn(200, 64, generator=g)
+    target = torch.randn(200, 64, generator=g)
+    oid, tid = _ids(200, 20, 0.2, g), _ids(200, 20, 0.2, g)
+    for tau in (0.5, 0.03):  # both log-sum-exp paths
+        ref = box_contrastive_loss(online, oid, target, tid, temperature=tau)
+        with torch.autocast('cpu', dtype=amp_dtype):
+            under_amp = box_contrastive_loss(online, oid, target, tid,
+                                             temperature=tau)
+            half = online.to(amp_dtype).requires_grad_()
+            from_half = box_contrastive_loss(half, oid, target.to(amp_dtype),
+                                             tid, temperature=tau)
+        assert under_amp.dtype == torch.float32
+        assert torch.allclose(under_amp, ref, rtol=1e-6, atol=1e-6), tau
+        assert from_half.dtype == torch.float32 and torch.isfinite(from_half)
+        # only the rounding of the embeddings to half precision remains
+        assert torch.allclose(from_half, ref, rtol=2e-2), tau
+        from_half.backward()
+        assert half.grad.dtype == amp_dtype and torch.isfinite(half.grad).all()
+
+
+def test_half_embeddings_without_foreground_give_float32_zero():
+    online = torch.randn(4, 8, dtype=torch.float16, requires_grad=True)
+    ids = torch.full((4, ), -1)
+    loss = box_contrastive_loss(online, ids, online.detach(), ids)
+    assert loss.dtype == torch.float32 and loss.item() == 0.
+    loss.backward()
+    assert online.grad is not None

@@ -51,3 +51,22 @@ def test_shape_errors():
         BinaryDiceLoss()(torch.zeros(1, 2, 4, 4), torch.zeros(1, 4, 4, dtype=torch.long))
     with pytest.raises(ValueError, match='differ'):
         BinaryDiceLoss()(torch.zeros(1, 1, 4, 4), torch.zeros(1, 5, 4, dtype=torch.long))
+
+
+@pytest.mark.parametrize('amp_dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_prediction_is_reduced_in_float32(amp_dtype):
+    """AMP heads give half-precision logits; the Dice sums run in float32 (the
+    pixel mask is float32), so a 2 x 512 x 512 map, whose sums exceed the float16
+    maximum 65504, still gives the float32 loss."""
+    g = torch.Generator().manual_seed(0)
+    target = (torch.rand(2, 512, 512, generator=g) > 0.3).long()
+    logits = (target.float() * 8 - 4 + torch.randn(2, 512, 512, generator=g))
+    logits = logits.unsqueeze(1)
+    ref = BinaryDiceLoss()(logits, target)
+    half = logits.to(amp_dtype).requires_grad_()
+    with torch.autocast('cpu', dtype=amp_dtype):
+        loss = BinaryDiceLoss()(half, target)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert loss.item() == pytest.approx(ref.item(), abs=2e-3)
+    loss.backward()
+    assert torch.isfinite(half.grad).all()
