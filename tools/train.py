@@ -75,7 +75,7 @@ def main(argv=None):
     args = parse_args(argv)
     import mmpad  # noqa: F401  (registers mmpad modules, fixes torch.load)
     from mmengine.registry import RUNNERS
-    from mmpad.utils import ConfigError
+    from mmpad.utils import CheckpointMismatchError, ConfigError
 
     cfg = build_cfg(args)
     try:
@@ -83,7 +83,11 @@ def main(argv=None):
     except ConfigError as err:
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointMismatchError as err:  # load_from / --resume / init_cfg
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == '__main__':

@@ -9,6 +9,12 @@
 * Distributed runs work on CPU machines: the process group is created with ``gloo``
   (mmengine's launcher calls ``torch.cuda.set_device`` unconditionally) and DDP is
   built with ``device_ids=None``. GPU runs are untouched.
+* ``load_from`` and ``--resume`` checkpoints are checked against the model before
+  they are loaded (:func:`mmpad.utils.check_checkpoint_compatible`): a checkpoint of
+  another architecture or with other adapter sizes fails with
+  :class:`~mmpad.utils.CheckpointMismatchError` instead of mmengine's warning and
+  a silently random model. ``checkpoint_compat_check = False`` in the config skips
+  the check; a dict passes options (e.g. ``dict(min_loaded_fraction=0.2)``).
 
 Configs select it with ``runner_type = 'MMPadRunner'``; ``tools/train.py`` uses it
 for every config that does not name another runner.
@@ -21,11 +27,17 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 
 from mmpad.engine.hooks.random_state_hook import RandomStateHook
 from mmpad.engine.resume import find_resume_checkpoint, pin_resume_seed
+from mmpad.utils.checkpoint_compat import (CONFIG_KEY,
+                                           check_checkpoint_compatible,
+                                           tensor_state_dict)
 from mmpad.utils.config_check import check_config
 
 
@@ -76,3 +88,34 @@ class MMPadRunner(Runner):
                     'find_unused_parameters', False)))
             model_wrapper_cfg['device_ids'] = None
         return super().wrap_model(model_wrapper_cfg, model)
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        """mmengine's resume; the checkpoint must be of this very model."""
+        self._resuming_checkpoint = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming_checkpoint = False
+
+    def load_checkpoint(self, filename: str, map_location='cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]):
+        """mmengine 0.10.7's ``Runner.load_checkpoint`` (used by ``load_from``
+        and by ``resume``) with :func:`check_checkpoint_compatible` between
+        reading the file and loading it into the model."""
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        option = self.cfg.get(CONFIG_KEY, True)
+        if option:
+            report = check_checkpoint_compatible(
+                model, tensor_state_dict(checkpoint, revise_keys), filename,
+                resume=getattr(self, '_resuming_checkpoint', False),
+                **(dict(option) if isinstance(option, dict) else {}))
+            self.logger.info(f'Checkpoint {filename} fits the model: '
+                             f'{report.counts()}')
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint

@@ -4,7 +4,10 @@ mmengine's non-strict loading only *warns* about shape mismatches and silently
 drops unexpected keys. For PAD that hides the two mistakes that matter most
 (pad.md §5.1, defect 6): adapters of the wrong size, and learned adapters / scales
 that the downstream backbone cannot hold. :func:`load_pretrained_backbone`
-therefore raises on both, and logs what was loaded, missing and unexpected.
+therefore raises on both, and on a checkpoint of another architecture (nothing,
+or too little, would load: :func:`mmpad.utils.check_checkpoint_compatible`), and logs
+what was loaded, missing and unexpected. Every refusal is a
+:class:`~mmpad.utils.CheckpointMismatchError` (a ``ValueError``) naming the file.
 """
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmpad.utils.checkpoint_compat import (CheckpointMismatchError,
+                                           check_checkpoint_compatible)
 
 #: buffers a ViT recomputes from its geometry; they are never loaded
 DERIVED_BUFFERS = ('relative_position_index', )
@@ -41,20 +47,22 @@ def read_backbone_state_dict(filename: str,
     """
     ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
     if not isinstance(ckpt, dict):
-        raise ValueError(f'{filename}: expected a checkpoint dict, got '
-                         f'{type(ckpt).__name__}')
+        raise CheckpointMismatchError(
+            f'{filename}: expected a checkpoint dict, got '
+            f'{type(ckpt).__name__}')
     state_dict = ckpt.get('state_dict', ckpt.get('model', ckpt))
     tensors = {k: v for k, v in state_dict.items() if torch.is_tensor(v)}
     if not tensors:
-        raise ValueError(f'{filename}: holds no tensors (keys: '
-                         f'{sorted(state_dict)[:8]})')
+        raise CheckpointMismatchError(
+            f'{filename}: holds no tensors (keys: {sorted(state_dict)[:8]})')
     if prefix:
         tensors = {k[len(prefix):]: v for k, v in tensors.items()
                    if k.startswith(prefix)}
         if not tensors:
-            raise ValueError(f'{filename}: no key starts with {prefix!r}')
+            raise CheckpointMismatchError(
+                f'{filename}: no key starts with {prefix!r}')
     elif any(k.startswith(('backbone.', 'neck.')) for k in tensors):
-        raise ValueError(
+        raise CheckpointMismatchError(
             f'{filename}: looks like an unconverted pre-training checkpoint '
             f'(keys such as {next(iter(tensors))!r}); convert it with '
             '`python tools/convert_pad_checkpoint.py CKPT OUT --target det|seg` '
@@ -84,12 +92,17 @@ def load_pretrained_backbone(backbone: nn.Module,
         has_adapters: whether ``backbone`` holds adapters.
 
     Raises:
-        ValueError: a tensor has the wrong shape (e.g. another adapter bottleneck
+        CheckpointMismatchError: no tensor name of the checkpoint matches the
+            backbone, or too little of it would load (another architecture); a
+            tensor has the wrong shape (e.g. another adapter bottleneck
             or scale mode); the checkpoint's adapters cannot all be loaded
             (dropping them would silently discard the learned adapters and
             scales, pad.md defect 6); or the backbone has adapters and the
             checkpoint has none.
     """
+    check_checkpoint_compatible(
+        backbone, state_dict, filename, resized_on_load=resized_on_load,
+        check_adapters=False, opt_out=None)
     own = backbone.state_dict()
     wrong = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
              for k, v in state_dict.items()
@@ -98,20 +111,20 @@ def load_pretrained_backbone(backbone: nn.Module,
         hint = (' The adapter bottleneck / scale mode of the checkpoint differs '
                 'from model.backbone.adapter_cfg.'
                 if any(_is_adapter(w.split(':')[0]) for w in wrong) else '')
-        raise ValueError(f'{filename}: tensors do not fit '
-                         f'{type(backbone).__name__}: ' + '; '.join(wrong) + '.' +
-                         hint)
+        raise CheckpointMismatchError(
+            f'{filename}: tensors do not fit {type(backbone).__name__}: '
+            + '; '.join(wrong) + '.' + hint)
 
     ckpt_adapters = [k for k in state_dict if _is_adapter(k)]
     if ckpt_adapters and not has_adapters:
-        raise ValueError(
+        raise CheckpointMismatchError(
             f'{filename}: holds {len(ckpt_adapters)} adapter tensors (a PAD '
             f'checkpoint) but {type(backbone).__name__} has no adapters, which '
             'would drop the learned adapters and scales (pad.md §5.1). Use the '
             'PAD config (model.backbone.adapter_cfg set), or convert with '
             '--drop-adapters for a baseline on purpose.')
     if has_adapters and not ckpt_adapters:
-        raise ValueError(
+        raise CheckpointMismatchError(
             f'{filename}: has no adapter weights but the backbone has adapters '
             '(model.backbone.adapter_cfg is set). Use a PAD checkpoint, or set '
             'model.backbone.adapter_cfg=None for an ImageNet / full-pre-training '
@@ -123,7 +136,7 @@ def load_pretrained_backbone(backbone: nn.Module,
     unexpected = list(result.unexpected_keys)
     bad_adapters = [k for k in missing + unexpected if _is_adapter(k)]
     if bad_adapters:
-        raise ValueError(
+        raise CheckpointMismatchError(
             f'{filename}: adapter tensors do not match the backbone '
             f'(missing or unexpected: {bad_adapters[:6]}); the checkpoint was '
             'trained with another adapter scale mode than '
