@@ -104,7 +104,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             items, fusion=args.fusion, early_slice=args.early_slice,
             first_conv_key=args.first_conv_key, keep_conv_seg=args.keep_conv_seg)
     except (ConversionError, FileNotFoundError, RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        message = str(err)  # name the file once (load errors already do)
+        if args.src not in message:
+            message = f'{args.src}: {message}'
+        print(f'error: {message}', file=sys.stderr)
         return 2
     print(report.summary())
     if args.check_config:
