@@ -36,7 +36,7 @@ def main(argv=None):
     import mmpad  # noqa: F401
     from mmengine.evaluator import DumpResults
     from mmengine.registry import RUNNERS
-    from mmpad.utils import ConfigError
+    from mmpad.utils import CheckpointMismatchError, ConfigError
 
     if not osp.isfile(args.checkpoint):
         print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
@@ -60,7 +60,11 @@ def main(argv=None):
         sys.exit(2)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except CheckpointMismatchError as err:  # a checkpoint of another model
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
     print(metrics)
     if args.metrics_out:
         import json

@@ -60,8 +60,20 @@ def build_cfg(args) -> Config:
         cfg.setdefault('auto_scale_lr', dict(base_batch_size=16))
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # the newest complete checkpoint of this work dir; on the first launch of a
+        # job script that always passes --resume there is none: start a new run
+        # from the config's load_from (the pre-trained weights) instead of from
+        # random weights
+        from mmpad.engine.resume import find_resume_checkpoint
+        latest = find_resume_checkpoint(cfg.work_dir)
+        if latest is not None:
+            cfg.resume = True
+            cfg.load_from = latest
+        else:
+            start = cfg.get('load_from') or 'the initialisation in the config'
+            print(f'--resume: no checkpoint in {cfg.work_dir} yet; starting a new '
+                  f'run from {start}', file=sys.stderr)
+            cfg.resume = False
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -6,6 +6,9 @@
   one (:mod:`mmpad.engine.resume`), an unset seed is taken from it, and
   :class:`~mmpad.engine.hooks.random_state_hook.RandomStateHook` saves and
   restores the RNG states.
+* A NaN or inf loss stops the run naming the iteration and the loss term, before
+  the update is applied (:class:`~mmpad.engine.hooks.nonfinite_loss_hook.
+  NonFiniteLossHook`, ``action='raise'``, unless the config lists its own).
 * Distributed runs work on CPU machines: the process group is created with ``gloo``
   (mmengine's launcher calls ``torch.cuda.set_device`` unconditionally) and DDP is
   built with ``device_ids=None``. GPU runs are untouched.
@@ -33,6 +36,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
 
+from mmpad.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
 from mmpad.engine.hooks.random_state_hook import RandomStateHook
 from mmpad.engine.resume import find_resume_checkpoint, pin_resume_seed
 from mmpad.utils.checkpoint_compat import (CONFIG_KEY,
@@ -74,9 +78,14 @@ class MMPadRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # RNG states travel with every checkpoint, so --resume is bit-identical
-        if not any(isinstance(h, RandomStateHook) for h in self._hooks):
-            self.register_hook(RandomStateHook())
+        # RNG states travel with every checkpoint, so --resume is bit-identical;
+        # a NaN/inf loss stops the run before the update reaches the weights
+        # (a NonFiniteLossHook in custom_hooks, e.g. action='skip', replaces it)
+        for hook_type, hook in ((RandomStateHook, RandomStateHook()),
+                                (NonFiniteLossHook,
+                                 NonFiniteLossHook(action='raise'))):
+            if not any(isinstance(h, hook_type) for h in self._hooks):
+                self.register_hook(hook)
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict],
                    model: torch.nn.Module):

@@ -45,15 +45,15 @@ class Snapshots(Hook):
         self.weights.append(runner.model.fc.weight.detach().clone())
 
 
-def _runner(tmp_path, hook_cfg, max_iters=5):
-    return Runner(
+def _runner(tmp_path, hook_cfg, max_iters=5, runner_cls=Runner):
+    return runner_cls(
         model=Toy(), work_dir=str(tmp_path),
         train_dataloader=dict(dataset=Samples(), batch_size=1, num_workers=0,
                               sampler=dict(type='DefaultSampler', shuffle=False),
                               collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        custom_hooks=[hook_cfg],
+        custom_hooks=[hook_cfg] if hook_cfg else [],
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1,
                                            by_epoch=False)),
         default_scope='mmengine')
@@ -99,3 +99,14 @@ def test_max_skips(tmp_path):
 def test_bad_action_is_a_clear_error():
     with pytest.raises(ValueError, match="'raise' or 'skip'"):
         NonFiniteLossHook(action='ignore')
+
+
+def test_mmpad_runner_stops_on_nan_without_any_config():
+    """MMPadRunner (tools/train.py, runner_type) guards every run by default."""
+    import tempfile
+    from mmpad.engine import MMPadRunner
+    with tempfile.TemporaryDirectory() as work:
+        runner = _runner(work, None, runner_cls=MMPadRunner)
+        with pytest.raises(NonFiniteLossError, match='iteration 3: .*loss_b=nan'):
+            runner.train()
+        assert torch.isfinite(runner.model.fc.weight).all()

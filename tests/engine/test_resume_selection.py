@@ -94,3 +94,29 @@ def test_mmpad_runner_registers_the_hook(demo_data, tmp_path, monkeypatch):
     cfg.work_dir = str(tmp_path)
     runner = MMPadRunner.from_cfg(cfg)
     assert sum(isinstance(h, RandomStateHook) for h in runner.hooks) == 1
+    # and the NaN/inf guard, unless the config brings its own
+    from mmpad.engine import NonFiniteLossHook
+    (guard, ) = [h for h in runner.hooks if isinstance(h, NonFiniteLossHook)]
+    assert guard.action == 'raise'
+    cfg.custom_hooks = [dict(type='NonFiniteLossHook', action='skip')]
+    cfg.work_dir = str(tmp_path / 'skip')
+    runner = MMPadRunner.from_cfg(cfg)
+    (guard, ) = [h for h in runner.hooks if isinstance(h, NonFiniteLossHook)]
+    assert guard.action == 'skip'
+
+
+def test_train_tool_resume_without_checkpoint_keeps_the_pretrained_weights(
+        tmp_path, capsys):
+    """A job script that always passes --resume: the first launch starts from the
+    config's load_from, later launches resume the newest checkpoint."""
+    from tools.train import build_cfg, parse_args
+    from mmpad_test_utils import REPO
+    cfg_file = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')
+    args = parse_args([cfg_file, '--work-dir', str(tmp_path), '--resume',
+                       '--cfg-options', 'load_from=base_mae.pth'])
+    cfg = build_cfg(args)
+    assert cfg.resume is False and cfg.load_from == 'base_mae.pth'
+    assert 'no checkpoint in' in capsys.readouterr().err
+    latest = _ckpt(tmp_path / 'epoch_3.pth')
+    cfg = build_cfg(args)
+    assert cfg.resume is True and cfg.load_from == latest

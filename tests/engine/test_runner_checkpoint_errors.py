@@ -150,3 +150,14 @@ def test_train_tool_prints_one_line_and_exits_2(ckpts, demo_data, tmp_path):
     assert errors[0].startswith(
         f'error: checkpoint {ckpts["bottleneck4"]} does not fit MAE: adapter '
         'bottleneck in checkpoint is 4, config has 8')
+
+
+def test_test_tool_prints_one_line_and_exits_2(ckpts, demo_data, tmp_path):
+    proc = run_tool(['tools/test.py', DET_DEMO, ckpts['resnet'], '--work-dir',
+                     str(tmp_path)], data_root=demo_data, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith('error: ')]
+    assert len(errors) == 1 and ckpts['resnet'] in errors[0]
+    assert 'different architecture' in errors[0]
