@@ -103,8 +103,7 @@ def test_save_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
     save_atomic({'a': torch.ones(2)}, path)
 
     def broken_save(obj, f, *args, **kwargs):
-        with open(f, 'wb') as fh:
-            fh.write(b'partial')
+        f.write(b'partial')  # half a file, then the disk is full
         raise OSError('disk full')
 
     monkeypatch.setattr(torch, 'save', broken_save)

@@ -43,10 +43,14 @@ def select_state(model: torch.nn.Module,
 
 
 def save_atomic(obj, path: str) -> None:
-    """torch.save to ``path`` via a temporary file in the same directory."""
+    """torch.save to ``path`` via a temporary file in the same directory, synced
+    to disk before it is renamed into place (a crash leaves the old file)."""
     tmp = f'{path}.tmp.{os.getpid()}'
     try:
-        torch.save(obj, tmp)
+        with open(tmp, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
