@@ -39,3 +39,13 @@ def _isolate_default_scope():
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(before)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_bad_sample_counts():
+    """The bad-sample tracker counts per process (shared with forked workers):
+    every test starts from zero, as when run alone."""
+    from mmpad.datasets import bad_samples
+    bad_samples.reset()
+    yield
+    bad_samples.reset()

@@ -15,14 +15,13 @@ but not fp16 loss scaling.
 """
 import glob
 import importlib.util
-import json
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmpad_test_utils import REPO
+from mmpad_test_utils import REPO, gt_boxes_as_proposals
 
 PRETRAIN_GLOBS = ('configs/pad/*.py', 'configs/aligndet/aligndet_*.py',
                   'configs/sop/sop_pretrain_*.py')
@@ -137,18 +136,6 @@ DEMOS = {
 }
 
 
-def _gt_boxes_as_proposals(demo_data, out):
-    """The FLIR demo's ground-truth boxes as one-category 'proposals' (no
-    selective search needed for a single step)."""
-    train = osp.join(demo_data, 'flir', 'train')
-    data = json.load(open(osp.join(train, 'thermal_annotations.json')))
-    for ann in data['annotations']:
-        ann['category_id'] = 1
-    data['categories'] = [dict(id=1, name='selective_search')]
-    json.dump(data, open(out, 'w'))
-    return out
-
-
 @pytest.mark.parametrize('family', sorted(DEMOS))
 def test_amp_step_on_cpu(family, demo_data, tmp_path, monkeypatch):
     import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_wrapper
@@ -167,8 +154,8 @@ def test_amp_step_on_cpu(family, demo_data, tmp_path, monkeypatch):
     cfg.optim_wrapper.loss_scale = amp.loss_scale
     cfg.work_dir = str(tmp_path / 'work')
     if family == 'aligndet':
-        cfg.train_dataloader.dataset.ann_file = _gt_boxes_as_proposals(
-            demo_data, str(tmp_path / 'proposals.json'))
+        cfg.train_dataloader.dataset.ann_file = str(tmp_path / 'proposals.json')
+        gt_boxes_as_proposals(demo_data, cfg.train_dataloader.dataset.ann_file)
     if cfg.train_cfg.get('max_iters'):
         cfg.train_cfg.max_iters = 1
         cfg.train_cfg.val_interval = 1000

@@ -21,13 +21,6 @@ H, W = 96, 128
 CLASSES = ('selective_search', )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_counts():
-    bad_samples.reset()
-    yield
-    bad_samples.reset()
-
-
 @pytest.fixture
 def proposals(tmp_path):
     names = write_good_images(str(tmp_path / 'img'), 3, size=(H, W))

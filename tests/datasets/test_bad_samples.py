@@ -23,13 +23,6 @@ from bad_data import (BAD_IMAGES, BAD_ROI_TEXT, DEEP_PNG, LogFile,
 N_GOOD = 6
 
 
-@pytest.fixture(autouse=True)
-def _fresh_counts():
-    bad_samples.reset()
-    yield
-    bad_samples.reset()
-
-
 @pytest.fixture
 def bad_msip(tmp_path):
     """MSIP root: 6 good JPEGs, the bad images, a 16-bit PNG and a RoI file with

@@ -18,13 +18,6 @@ from bad_data import BAD_IMAGES, BAD_ROI_TEXT, DEEP_PNG, LogFile, write_bad_imag
 from mmpad_test_utils import run_tool
 
 
-@pytest.fixture(autouse=True)
-def _fresh_counts():
-    bad_samples.reset()
-    yield
-    bad_samples.reset()
-
-
 def test_hook_updates_the_message_hub_and_logs_changes(tmp_path):
     hub = MessageHub.get_instance('test_bad_sample_logger_hook')
     runner = SimpleNamespace(message_hub=hub, hooks=[], iter=0,

@@ -4,7 +4,6 @@ and learn afterwards, in one process and in a 2-process gloo DDP run."""
 import json
 import os
 import os.path as osp
-import socket
 import types
 
 import pytest
@@ -12,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, free_port, run_tool
 
 DEMO_CFG = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')
 
@@ -209,12 +208,6 @@ def test_warns_without_learned_scale(tiny_pad_model):
     assert any('nothing to hold' in str(m) for m in logs)
 
 
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
-
-
 def test_two_process_gloo_ddp(demo_data, tmp_path, recorder_module):
     """tools/dist_train.sh with 2 gloo processes: both ranks hold and release
     at the same epoch and end with identical (all-reduced) scale weights."""
@@ -231,7 +224,7 @@ def test_two_process_gloo_ddp(demo_data, tmp_path, recorder_module):
         "default_hooks = dict(checkpoint=None)\n")
     run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
               str(tmp_path / 'work')], data_root=demo_data,
-             env={'PYTHON': os.sys.executable, 'PORT': _free_port(),
+             env={'PYTHON': os.sys.executable, 'PORT': free_port(),
                   'PYTHONPATH': str(rec_dir)})
     ranks = [json.load(open(marks / f'rank{r}.json')) for r in (0, 1)]
     for mark in ranks:

@@ -11,7 +11,6 @@ import glob
 import os
 import os.path as osp
 import shutil
-import socket
 
 import pytest
 import torch
@@ -19,23 +18,18 @@ import torch
 from mmpad.engine.hooks.gradient_sync_check_hook import (GradientMismatchError,
                                                          GradientSyncCheckHook,
                                                          fingerprint)
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import (REPO, free_port, run_tool,
+                              selective_search_proposals)
 
 PAD_CFG = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')
 ALIGNDET_CFG = osp.join(
     REPO, 'configs/aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py')
 
 
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
-
-
 def _dist_train(cfg, work, data_root, *extra):
     return run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
                      str(work), *extra], data_root=data_root,
-                    env={'PYTHON': os.sys.executable, 'PORT': _free_port(),
+                    env={'PYTHON': os.sys.executable, 'PORT': free_port(),
                          'OMP_NUM_THREADS': '1'})
 
 
@@ -96,14 +90,8 @@ def test_pad_mae_two_ranks(demo_data, tmp_path):
 
 @pytest.fixture(scope='module')
 def proposals(demo_data, tmp_path_factory):
-    from tools.generate_proposals import main as generate_proposals
-    out = str(tmp_path_factory.mktemp('proposals') / 'proposals.json')
-    train = osp.join(demo_data, 'flir', 'train')
-    assert generate_proposals([
-        '--img-dir', train, '--ann-file',
-        osp.join(train, 'thermal_annotations.json'), '--preset', 'aligndet',
-        '--out-json', out, '--workers', '1']) == 0
-    return out
+    return selective_search_proposals(
+        demo_data, str(tmp_path_factory.mktemp('proposals') / 'proposals.json'))
 
 
 def test_aligndet_two_ranks(demo_data, tmp_path, proposals):

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from mmpad.utils.checkpoint import torch_load_checked
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, run_tool, selective_search_proposals
 
 PAD_CFG = 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py'
 ALIGNDET_CFG = 'configs/aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py'
@@ -160,14 +160,8 @@ def test_pad_mae_sigkill_resume_is_bit_identical(demo_data, tmp_path, stock_mae)
 
 @pytest.fixture(scope='module')
 def proposals(demo_data, tmp_path_factory):
-    from tools.generate_proposals import main as generate_proposals
-    out = str(tmp_path_factory.mktemp('proposals') / 'proposals.json')
-    train = osp.join(demo_data, 'flir', 'train')
-    assert generate_proposals([
-        '--img-dir', train, '--ann-file',
-        osp.join(train, 'thermal_annotations.json'), '--preset', 'aligndet',
-        '--out-json', out, '--workers', '1']) == 0
-    return out
+    return selective_search_proposals(
+        demo_data, str(tmp_path_factory.mktemp('proposals') / 'proposals.json'))
 
 
 def test_aligndet_sigkill_resume_is_bit_identical(demo_data, tmp_path, proposals):

@@ -31,3 +31,38 @@ def run_tool(args: List[str], data_root: Optional[str] = None,
             f'{" ".join(cmd)} exited with {proc.returncode}\n'
             f'--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
     return proc
+
+
+def free_port() -> str:
+    """A free TCP port for torchrun's rendezvous."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
+def selective_search_proposals(demo_data: str, out: str) -> str:
+    """Selective-search proposals (AlignDet preset) for the FLIR demo train images,
+    written by tools/generate_proposals.py as a COCO JSON at ``out``."""
+    from tools.generate_proposals import main as generate_proposals
+    train = os.path.join(demo_data, 'flir', 'train')
+    assert generate_proposals([
+        '--img-dir', train, '--ann-file',
+        os.path.join(train, 'thermal_annotations.json'), '--preset', 'aligndet',
+        '--out-json', out, '--workers', '1']) == 0
+    return out
+
+
+def gt_boxes_as_proposals(demo_data: str, out: str) -> dict:
+    """The FLIR demo's ground-truth train boxes as one-category 'proposals' (no
+    selective search needed); written to ``out``, returned as a dict."""
+    import json
+    with open(os.path.join(demo_data, 'flir', 'train',
+                           'thermal_annotations.json')) as f:
+        data = json.load(f)
+    for ann in data['annotations']:
+        ann['category_id'] = 1
+    data['categories'] = [dict(id=1, name='selective_search')]
+    with open(out, 'w') as f:
+        json.dump(data, f)
+    return data

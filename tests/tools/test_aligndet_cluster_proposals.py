@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmpad_test_utils import gt_boxes_as_proposals
 from tools import aligndet_cluster_proposals as clustering
 
 TINY_BACKBONE = dict(
@@ -44,18 +45,9 @@ def test_streaming_pca_matches_batch_pca():
                                   abs=1e-5)
 
 
-def _proposals(demo_data, out):
-    ann = json.load(open(osp.join(demo_data, 'flir/train/thermal_annotations.json')))
-    for a in ann['annotations']:
-        a['category_id'] = 1
-    ann['categories'] = [dict(id=1, name='selective_search')]
-    json.dump(ann, open(out, 'w'))
-    return ann
-
-
 def test_cluster_ids_written_as_classes(demo_data, tmp_path, capsys):
     src = str(tmp_path / 'proposals.json')
-    original = _proposals(demo_data, src)
+    original = gt_boxes_as_proposals(demo_data, src)
     cfg = str(tmp_path / 'backbone.py')
     Config(dict(model=dict(backbone=TINY_BACKBONE))).dump(cfg)
     outs = []

@@ -8,7 +8,7 @@ import re
 
 import torch
 
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, run_tool, selective_search_proposals
 
 PRETRAIN_CFG = osp.join(
     REPO, 'configs/aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py')
@@ -27,12 +27,7 @@ def _logged(text, key):
 
 
 def _proposals(demo_data, out):
-    from tools.generate_proposals import main as generate_proposals
-    train = osp.join(demo_data, 'flir', 'train')
-    assert generate_proposals([
-        '--img-dir', train, '--ann-file',
-        osp.join(train, 'thermal_annotations.json'), '--preset', 'aligndet',
-        '--out-json', out, '--workers', '1']) == 0
+    selective_search_proposals(demo_data, out)
     data = json.load(open(out))
     assert [c['name'] for c in data['categories']] == ['selective_search']
     assert len(data['images']) == 8 and len(data['annotations']) > 8

@@ -4,20 +4,12 @@ import glob
 import json
 import os
 import os.path as osp
-import socket
 
-import pytest
 
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, free_port, run_tool
 
 DEMO_CFG = osp.join(REPO, 'configs/foundation/retinanet_r18-tiny_flir-demo.py')
 HELPERS = osp.join(REPO, 'tests', 'helpers')
-
-
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def test_dist_train_two_gloo_processes(demo_data, tmp_path):
@@ -33,7 +25,7 @@ def test_dist_train_two_gloo_processes(demo_data, tmp_path):
     work = tmp_path / 'work'
     run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir', str(work)],
              data_root=demo_data,
-             env={'PYTHON': os.sys.executable, 'PORT': _free_port(),
+             env={'PYTHON': os.sys.executable, 'PORT': free_port(),
                   'PYTHONPATH': HELPERS})
     ranks = [json.load(open(marks / f'rank{r}.json')) for r in (0, 1)]
     for r, mark in enumerate(ranks):

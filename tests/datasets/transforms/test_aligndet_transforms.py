@@ -2,7 +2,6 @@
 views split, id-aware filtering, packing, the Identity colour op, and the whole
 pipeline of the demo pre-training config on generated FLIR-style images."""
 import copy
-import json
 import os.path as osp
 
 import numpy as np
@@ -15,6 +14,7 @@ from mmengine.registry import DefaultScope
 import mmpad  # noqa: F401
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
+from mmpad_test_utils import gt_boxes_as_proposals
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 DEMO_CFG = osp.join(
@@ -107,16 +107,6 @@ def test_identity_colour_op_and_colour_space():
     assert 10 < changed < 30  # one op per call; Identity (and weak ops) keep it
 
 
-def _proposal_file(demo_data, out):
-    """The FLIR train boxes as one-category proposals."""
-    ann = json.load(open(osp.join(demo_data, 'flir/train/thermal_annotations.json')))
-    for a in ann['annotations']:
-        a['category_id'] = 1
-    ann['categories'] = [dict(id=1, name='selective_search')]
-    json.dump(ann, open(out, 'w'))
-    return out
-
-
 def _to_original(boxes, meta):
     """View boxes -> original image coordinates (undo flip, then scale)."""
     boxes = boxes.clone()
@@ -131,7 +121,8 @@ def test_demo_pipeline_two_views_share_instances(demo_data, tmp_path,
     monkeypatch.setenv('MMPAD_DATA_ROOT', demo_data)
     cfg = Config.fromfile(DEMO_CFG)
     dataset_cfg = cfg.train_dataloader.dataset
-    dataset_cfg.ann_file = _proposal_file(demo_data, str(tmp_path / 'p.json'))
+    dataset_cfg.ann_file = str(tmp_path / 'p.json')
+    gt_boxes_as_proposals(demo_data, dataset_cfg.ann_file)
     dataset = DATASETS.build(dataset_cfg)
     preprocessor = MODELS.build(cfg.model.data_preprocessor)
 

@@ -17,13 +17,6 @@ from bad_data import (BAD_IMAGES, DEEP_MAX, DEEP_PNG, LogFile, encode,
                       infrared_like, write_bad_images)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_counts():
-    bad_samples.reset()
-    yield
-    bad_samples.reset()
-
-
 @pytest.fixture(scope='module')
 def bad_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp('bad_images')
