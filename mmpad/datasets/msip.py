@@ -21,10 +21,10 @@ from mmpretrain.registry import DATASETS
 
 from mmpad.datasets import bad_samples
 from mmpad.datasets.bad_samples import BadSampleError
+from mmpad.datasets.roi_reading import read_rois_reported
 from mmpad.proposals.msip_layout import (IMG_EXTENSIONS, list_msip_images,
                                          list_thermal_images, msip_subsets,
                                          roi_path_for, stem_of)
-from mmpad.proposals.roi_file import RoIFileError, read_roi_file
 
 # ---- normalisation constants (pad.md §3.3, decision D3: one constant per stage) ----
 #: pre-training mean / std, 0-255 units (0.3801 / 0.1871 on [0, 1] pixels)
@@ -116,22 +116,10 @@ class MSIPDataset(BaseDataset):
     def _read_rois(self, path: str) -> np.ndarray:
         if not osp.exists(path):
             return np.zeros((0, 4), np.int64)
-        try:
-            rois, problems = read_roi_file(path)
-        except (RoIFileError, OSError) as e:
-            err = str(e)
-            err = err[len(path) + 2:] if err.startswith(f'{path}: ') else err
-            bad_samples.report(path, f'unreadable RoI file ({err}); using no RoIs',
-                               strict=self.strict, kind='bad_roi_file',
-                               source='MSIPDataset')
+        rois, _ = read_rois_reported(path, self.strict, 'MSIPDataset',
+                                     fallback='using no RoIs')
+        if rois is None:
             return np.zeros((0, 4), np.int64)
-        if problems:
-            first = problems[0][len(path) + 1:] if problems[0].startswith(path) \
-                else problems[0]
-            msg = f'bad RoI line {first}' if self.strict else \
-                f'{len(problems)} bad RoI line(s) ignored, the first: line {first}'
-            bad_samples.report(path, msg, strict=self.strict, kind='bad_roi_lines',
-                               n=len(problems), source='MSIPDataset')
         return rois
 
     # ------------------------------------------------------------------ loading

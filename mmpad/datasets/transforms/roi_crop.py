@@ -11,8 +11,7 @@ from mmengine.logging import print_log
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
-from mmpad.datasets import bad_samples
-from mmpad.proposals.roi_file import RoIFileError, read_roi_file
+from mmpad.datasets.roi_reading import read_rois_reported
 
 _MAX_WARNINGS = 20
 
@@ -137,28 +136,14 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
             self.stats['missing_roi_file'] += 1
             self._warn(f'missing RoI file {path}; using RandomResizedCrop')
             return empty
-        try:
-            rois, problems = read_roi_file(path)
-        except (RoIFileError, OSError) as e:
+        rois, n_bad = read_rois_reported(
+            path, self.strict, type(self).__name__,
+            fallback='the image is cropped without RoIs')
+        if rois is None:
             self.stats['unreadable_roi_file'] += 1
-            err = str(e)
-            err = err[len(path) + 2:] if err.startswith(f'{path}: ') else err
-            msg = f'unreadable RoI file ({err})'
-            bad_samples.report(path, msg if self.strict else
-                               f'{msg}; the image is cropped without RoIs',
-                               strict=self.strict, kind='bad_roi_file',
-                               source=type(self).__name__)
             return empty
-        if problems:
-            self.stats['bad_roi_lines'] += len(problems)
-            # problems[0] is "<path>:<line>: <what>"
-            first = problems[0][len(path) + 1:] if problems[0].startswith(path) \
-                else problems[0]
-            msg = f'bad RoI line {first}' if self.strict else \
-                f'{len(problems)} bad RoI line(s) ignored, the first: line {first}'
-            bad_samples.report(path, msg, strict=self.strict, kind='bad_roi_lines',
-                               n=len(problems), source=type(self).__name__)
-        if len(rois) == 0 and not problems:
+        self.stats['bad_roi_lines'] += n_bad
+        if len(rois) == 0 and not n_bad:
             self.stats['empty_roi_file'] += 1
         return rois
 
