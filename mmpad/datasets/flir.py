@@ -19,6 +19,7 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 
 from mmpad.datasets.synthetic import FLIR_CLASSES
+from mmpad.utils.arg_check import check_choice
 
 #: FLIR category ids of FLIR_CLASSES, in order
 FLIR_CAT_IDS = (1, 2, 3)
@@ -52,9 +53,7 @@ class FLIRDataset(CocoDataset):
 
     def __init__(self, split: Optional[str] = None, **kwargs) -> None:
         if split is not None:
-            if split not in ('train', 'val'):
-                raise ValueError(f"FLIRDataset: split must be 'train' or 'val', got "
-                                 f'{split!r}')
+            check_choice('FLIRDataset', 'split', split, ('train', 'val'))
             kwargs.setdefault('ann_file', f'{split}/thermal_annotations.json')
             kwargs.setdefault('data_prefix', dict(img=f'{split}/'))
         super().__init__(**kwargs)

@@ -17,6 +17,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from mmpad.datasets.synthetic import MFNET_CLASSES, SODA_CLASSES
+from mmpad.utils.arg_check import check_choice
 
 # Pascal-VOC colour map (the first 21 entries), used for SODA's 21 classes
 _VOC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],
@@ -33,9 +34,7 @@ class _SplitListSegDataset(BaseSegDataset):
 
     def __init__(self, split: Optional[str] = None, **kwargs) -> None:
         if split is not None:
-            if split not in self.SPLITS:
-                raise ValueError(f'{type(self).__name__}: split must be one of '
-                                 f'{sorted(self.SPLITS)}, got {split!r}')
+            check_choice(type(self).__name__, 'split', split, sorted(self.SPLITS))
             kwargs.setdefault('ann_file', self.SPLITS[split])
         kwargs.setdefault('reduce_zero_label', False)
         super().__init__(**kwargs)

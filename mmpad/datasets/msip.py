@@ -25,6 +25,8 @@ from mmpad.datasets.roi_reading import read_rois_reported
 from mmpad.proposals.msip_layout import (IMG_EXTENSIONS, list_msip_images,
                                          list_thermal_images, msip_subsets,
                                          roi_path_for, stem_of)
+from mmpad.utils.arg_check import (check_bool, check_float, check_str,
+                                   check_str_list)
 
 # ---- normalisation constants (pad.md §3.3, decision D3: one constant per stage) ----
 #: pre-training mean / std, 0-255 units (0.3801 / 0.1871 on [0, 1] pixels)
@@ -70,11 +72,17 @@ class MSIPDataset(BaseDataset):
                  data_ratio: float = 1.0, ann_file: str = '', load_rois: bool = False,
                  skip_unreadable: bool = True, strict: bool = False,
                  **kwargs) -> None:
+        owner = 'MSIPDataset'
+        check_str(owner, 'data_root', data_root)
         if isinstance(subsets, str):
             subsets = [s.strip() for s in subsets.split(',') if s.strip()]
-        if not 0 < data_ratio <= 1:
-            raise ValueError(f'MSIPDataset: data_ratio must be in (0, 1], got '
-                             f'{data_ratio}')
+        subsets = check_str_list(owner, 'subsets', subsets, allow_none=True)
+        data_ratio = check_float(owner, 'data_ratio', data_ratio, 0.0, 1.0,
+                                 lo_open=True)
+        check_str(owner, 'ann_file', ann_file)
+        load_rois = check_bool(owner, 'load_rois', load_rois)
+        skip_unreadable = check_bool(owner, 'skip_unreadable', skip_unreadable)
+        strict = check_bool(owner, 'strict', strict)
         self.subsets = list(subsets) if subsets is not None else None
         self.data_ratio = data_ratio
         self.load_rois = load_rois

@@ -14,6 +14,8 @@ from typing import List, Sequence, Union
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from mmpad.utils.arg_check import check_bool, check_int, check_str_list
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 
 
@@ -42,12 +44,12 @@ class SOPUnlabeledDataset(BaseSegDataset):
                  recursive: bool = True,
                  data_prefix: dict = dict(img_path=''),
                  **kwargs) -> None:
+        owner = 'SOPUnlabeledDataset'
         if isinstance(img_suffix, str):
             img_suffix = (img_suffix, )
-        if int(repeat) < 1:
-            raise ValueError(f'SOPUnlabeledDataset: repeat must be >= 1, got {repeat}')
-        self.repeat = int(repeat)
-        self.recursive = recursive
+        img_suffix = check_str_list(owner, 'img_suffix', img_suffix)
+        self.repeat = check_int(owner, 'repeat', repeat, 1)
+        self.recursive = check_bool(owner, 'recursive', recursive)
         kwargs.pop('seg_map_suffix', None)
         super().__init__(img_suffix=tuple(s.lower() for s in img_suffix),
                          data_prefix=data_prefix, **kwargs)

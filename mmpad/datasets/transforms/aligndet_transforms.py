@@ -26,6 +26,8 @@ from mmdet.datasets.transforms import ColorTransform, PackDetInputs
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import autocast_box_type
 
+from mmpad.utils.arg_check import check_bool, check_int, check_pair
+
 #: Per-instance keys that must be indexed together with ``gt_bboxes``.
 INSTANCE_KEYS = ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_masks',
                  'gt_instances_ids')
@@ -50,10 +52,8 @@ class TopKProposals(BaseTransform):
     """
 
     def __init__(self, topk: int = 50, random: bool = False) -> None:
-        if topk < 1:
-            raise ValueError(f'topk must be >= 1, got {topk}')
-        self.topk = topk
-        self.random = random
+        self.topk = check_int(type(self).__name__, 'topk', topk, 1)
+        self.random = check_bool(type(self).__name__, 'random', random)
 
     @cache_randomness
     def _random_subset(self, num: int) -> np.ndarray:
@@ -105,8 +105,10 @@ class FilterAnnotationsWithIds(BaseTransform):
     def __init__(self,
                  min_gt_bbox_wh: Tuple[float, float] = (1e-2, 1e-2),
                  keep_empty: bool = True) -> None:
-        self.min_gt_bbox_wh = min_gt_bbox_wh
-        self.keep_empty = keep_empty
+        owner = type(self).__name__
+        self.min_gt_bbox_wh = check_pair(owner, 'min_gt_bbox_wh', min_gt_bbox_wh,
+                                         0.0, None, ordered=False)
+        self.keep_empty = check_bool(owner, 'keep_empty', keep_empty)
 
     @autocast_box_type()
     def transform(self, results: dict) -> Optional[dict]:

@@ -39,11 +39,31 @@ from mmcv.transforms import BaseTransform
 
 from mmseg.registry import TRANSFORMS
 
+from mmpad.utils.arg_check import (arg_error, check_bool, check_choice,
+                                   check_float, check_int, check_pair)
+
 Box = Tuple[int, int, int, int]  # (x0, y0, w, h)
 
 PHOTOMETRIC_DEFAULTS: Dict[str, object] = dict(
     brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05,
     blur_prob=0.5, blur_sigma=(0.1, 2.0), noise_std=(0.0, 5.0))
+
+def _check_photometric(owner: str, cfg: dict) -> None:
+    """Types and ranges of the photometric settings given (unknown keys are
+    reported by the caller)."""
+    for key in ('brightness', 'contrast', 'saturation'):
+        if key in cfg:
+            check_float(owner, f'photometric.{key}', cfg[key], 0.0, 1.0)
+    if 'hue' in cfg:
+        check_float(owner, 'photometric.hue', cfg['hue'], 0.0, 0.5)
+    if 'blur_prob' in cfg:
+        check_float(owner, 'photometric.blur_prob', cfg['blur_prob'], 0.0, 1.0)
+    if 'blur_sigma' in cfg:
+        check_pair(owner, 'photometric.blur_sigma', cfg['blur_sigma'], 0.0, None,
+                   lo_open=True)
+    if 'noise_std' in cfg and cfg['noise_std']:
+        check_pair(owner, 'photometric.noise_std', cfg['noise_std'], 0.0, None)
+
 
 _INTERPOLATIONS = dict(bilinear=cv2.INTER_LINEAR, nearest=cv2.INTER_NEAREST,
                        bicubic=cv2.INTER_CUBIC, area=cv2.INTER_AREA)
@@ -196,20 +216,22 @@ class SubimageOverlap(BaseTransform):
                  seed: Optional[int] = None,
                  interpolation: str = 'bilinear',
                  fill: int = 0) -> None:
-        if not (0 < scale[0] <= scale[1] <= 1):
-            raise ValueError(f'SubimageOverlap: scale must satisfy 0 < lo <= hi <= 1, '
-                             f'got {scale}')
-        if not (0 < ratio[0] <= ratio[1]):
-            raise ValueError(f'SubimageOverlap: ratio must satisfy 0 < lo <= hi, '
-                             f'got {ratio}')
-        if not 0 <= p_neg <= 1:
-            raise ValueError(f'SubimageOverlap: p_neg must be in [0, 1], got {p_neg}')
-        if not 0 < min_overlap <= 1:
-            raise ValueError(f'SubimageOverlap: min_overlap must be in (0, 1], '
-                             f'got {min_overlap}')
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f'SubimageOverlap: interpolation must be one of '
-                             f'{sorted(_INTERPOLATIONS)}, got {interpolation!r}')
+        owner = type(self).__name__
+        scale = check_pair(owner, 'scale', scale, 0.0, 1.0, lo_open=True)
+        ratio = check_pair(owner, 'ratio', ratio, 0.0, None, lo_open=True)
+        p_neg = check_float(owner, 'p_neg', p_neg, 0.0, 1.0)
+        min_overlap = check_float(owner, 'min_overlap', min_overlap, 0.0, 1.0,
+                                  lo_open=True)
+        check_choice(owner, 'interpolation', interpolation, tuple(_INTERPOLATIONS))
+        allow_partial = check_bool(owner, 'allow_partial', allow_partial)
+        to_rgb = check_bool(owner, 'to_rgb', to_rgb)
+        seed = check_int(owner, 'seed', seed, 0, allow_none=True)
+        fill = check_int(owner, 'fill', fill, 0, 255)
+        if not (photometric is None or isinstance(photometric, (bool, dict))):
+            raise arg_error(owner, 'photometric', photometric,
+                            'True, False, None or a dict of photometric settings')
+        if isinstance(photometric, dict):
+            _check_photometric(owner, photometric)
         if photometric is True:
             photometric = dict(PHOTOMETRIC_DEFAULTS)
         elif isinstance(photometric, dict):

@@ -23,6 +23,8 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from mmpad.models.adapters import ADAPTER_KEY
+from mmpad.utils.arg_check import (check_bool, check_int, check_str,
+                                   check_str_list)
 
 ADAPTER_ONLY_PREFIX = 'adapter_only_'
 
@@ -83,13 +85,16 @@ class AdapterCheckpointHook(Hook):
                  save_last: bool = True,
                  out_dir: Optional[str] = None,
                  max_keep_ckpts: int = -1) -> None:
-        self.interval = interval
-        self.by_epoch = by_epoch
-        self.keys = tuple(keys)
-        self.include_trainable = include_trainable
-        self.save_last = save_last
-        self.out_dir = out_dir
-        self.max_keep_ckpts = max_keep_ckpts
+        owner = type(self).__name__
+        self.interval = check_int(owner, 'interval', interval, 1)
+        self.by_epoch = None if by_epoch is None else check_bool(owner, 'by_epoch',
+                                                                 by_epoch)
+        self.keys = tuple(check_str_list(owner, 'keys', keys))
+        self.include_trainable = check_bool(owner, 'include_trainable',
+                                            include_trainable)
+        self.save_last = check_bool(owner, 'save_last', save_last)
+        self.out_dir = check_str(owner, 'out_dir', out_dir, allow_none=True)
+        self.max_keep_ckpts = check_int(owner, 'max_keep_ckpts', max_keep_ckpts, -1)
         self.saved: List[str] = []
 
     def before_train(self, runner) -> None:

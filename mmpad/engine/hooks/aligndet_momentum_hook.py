@@ -22,6 +22,8 @@ from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
 
+from mmpad.utils.arg_check import check_float, check_int
+
 
 def cosine_momentum(cur_iter: int, max_iters: int, base_momentum: float = 0.996,
                     end_momentum: float = 1.0) -> float:
@@ -46,12 +48,13 @@ class AlignDetMomentumHook(Hook):
 
     def __init__(self, base_momentum: float = 0.996, end_momentum: float = 1.0,
                  interval: int = 1) -> None:
-        if not 0. <= base_momentum <= end_momentum <= 1.:
-            raise ValueError('need 0 <= base_momentum <= end_momentum <= 1, got '
-                             f'{base_momentum}, {end_momentum}')
+        owner = type(self).__name__
+        base_momentum = check_float(owner, 'base_momentum', base_momentum, 0.0, 1.0)
+        end_momentum = check_float(owner, 'end_momentum', end_momentum,
+                                   base_momentum, 1.0)
         self.base_momentum = base_momentum
         self.end_momentum = end_momentum
-        self.interval = interval
+        self.interval = check_int(owner, 'interval', interval, 1)
         self.momentum = base_momentum
 
     @staticmethod

@@ -14,6 +14,7 @@ from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
 from mmpad.datasets import bad_samples
+from mmpad.utils.arg_check import check_int
 
 
 @HOOKS.register_module()
@@ -35,7 +36,8 @@ class BadSampleLoggerHook(Hook):
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL) in after_train_iter
 
     def __init__(self, interval: Optional[int] = None) -> None:
-        self.interval = interval
+        self.interval = check_int(type(self).__name__, 'interval', interval, 1,
+                                  allow_none=True)
         self._last: Optional[tuple] = None
 
     def before_train(self, runner) -> None:

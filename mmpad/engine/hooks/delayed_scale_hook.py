@@ -23,6 +23,7 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from mmpad.models.adapters import iter_adapters, set_scale_detached
+from mmpad.utils.arg_check import check_bool, check_float, check_int
 
 
 @HOOKS.register_module()
@@ -45,12 +46,12 @@ class DelayedScaleHook(Hook):
                  ratio: float = 0.6,
                  hold_until: Optional[int] = None,
                  by_epoch: Optional[bool] = None) -> None:
-        if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f'DelayedScaleHook: ratio must be in [0, 1], '
-                             f'got {ratio}')
-        self.ratio = ratio
-        self.hold_until = hold_until
-        self.by_epoch = by_epoch
+        owner = type(self).__name__
+        self.ratio = check_float(owner, 'ratio', ratio, 0.0, 1.0)
+        self.hold_until = check_int(owner, 'hold_until', hold_until, 0,
+                                    allow_none=True)
+        self.by_epoch = None if by_epoch is None else check_bool(owner, 'by_epoch',
+                                                                 by_epoch)
         self.held: Optional[bool] = None
         self.last_held_step: Optional[int] = None
 

@@ -30,6 +30,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from mmpad.utils.arg_check import check_bool, check_int
+
 
 def fingerprint(t: torch.Tensor) -> Tuple[float, float, float]:
     """Three float64 numbers that are equal for equal tensors and differ for
@@ -56,11 +58,9 @@ class GradientSyncCheckHook(Hook):
     priority = 'LOWEST'
 
     def __init__(self, interval: int = 1, check_weights: bool = True) -> None:
-        if interval < 1:
-            raise ValueError(f'GradientSyncCheckHook: interval must be >= 1, '
-                             f'got {interval}')
-        self.interval = interval
-        self.check_weights = check_weights
+        owner = type(self).__name__
+        self.interval = check_int(owner, 'interval', interval, 1)
+        self.check_weights = check_bool(owner, 'check_weights', check_weights)
         self.checked_steps = 0
         self.checked_tensors = 0
         self._steps = 0

@@ -19,6 +19,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from mmpad.utils.arg_check import check_choice, check_int
+
 
 class NonFiniteLossError(FloatingPointError):
     """A loss term became NaN or inf."""
@@ -39,11 +41,9 @@ class NonFiniteLossHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self, action: str = 'raise', max_skips: Optional[int] = None):
-        if action not in ('raise', 'skip'):
-            raise ValueError(f"NonFiniteLossHook: action must be 'raise' or 'skip', "
-                             f'got {action!r}')
-        self.action = action
-        self.max_skips = max_skips
+        owner = type(self).__name__
+        self.action = check_choice(owner, 'action', action, ('raise', 'skip'))
+        self.max_skips = check_int(owner, 'max_skips', max_skips, 0, allow_none=True)
         self.skipped = 0
         self._bad_terms: List[str] = []
         self._pending_skip = False

@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch.nn as nn
 
-from .patchwise_scale_adapter import PatchwiseScaleAdapter
+from .patchwise_scale_adapter import PatchwiseScaleAdapter, check_adapter_cfg
 
 _ADAPTED_LAYERS: Dict[type, type] = {}
 
@@ -77,6 +77,9 @@ def inject_adapters(layers: Sequence[nn.Module],
     Returns:
         The new adapters, in block order.
     """
+    check_adapter_cfg('inject_adapters', 'adapter settings',
+                      dict(bottleneck=bottleneck, dropout=dropout,
+                           scale_mode=scale_mode, constant=constant))
     adapters = []
     num_layers = len(layers)
     for idx, layer in enumerate(layers):
@@ -156,6 +159,8 @@ class AdapterBackboneMixin:
     """
 
     def __init__(self, *args, adapter_cfg: Optional[dict] = None, **kwargs):
+        adapter_cfg = check_adapter_cfg(type(self).__name__, 'adapter_cfg',
+                                        adapter_cfg)
         super().__init__(*args, **kwargs)
         self.adapter_cfg = dict(adapter_cfg or {})
         inject_adapters(self.layers, **self.adapter_cfg)

@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmpad.utils.arg_check import (check_choice, check_dict, check_float,
+                                   check_int)
+
 #: fusion modes with a learned per-token scale predictor ``scale_pred``
 LEARNED_FUSION_MODES = ('concat', 'sum', 'side', 'gside')
 #: modes with a fixed scale (buffer ``scale``)
@@ -51,6 +54,35 @@ def fixed_scale_value(scale_mode: str, layer_idx: int, num_layers: int,
         return 0.1 + (float(constant) - 0.1) * layer_idx / (num_layers - 1)
     raise ValueError(f'{scale_mode!r} is not a fixed scale mode '
                      f'({", ".join(FIXED_SCALE_MODES)})')
+
+
+#: the adapter settings a config may give (``adapter=`` of ``PAD``,
+#: ``adapter_cfg=`` of the PAD backbones, :func:`inject_adapters`)
+ADAPTER_ARGS = ('bottleneck', 'dropout', 'scale_mode', 'constant')
+
+
+def check_adapter_args(owner: str, **kwargs) -> dict:
+    """Check adapter settings (any of :data:`ADAPTER_ARGS`); returns them.
+
+    Raises:
+        InvalidArgumentError: naming the argument, its value and what is allowed.
+    """
+    if 'bottleneck' in kwargs:
+        kwargs['bottleneck'] = check_int(owner, 'bottleneck', kwargs['bottleneck'], 1)
+    if 'dropout' in kwargs:
+        kwargs['dropout'] = check_float(owner, 'dropout', kwargs['dropout'], 0.0, 1.0,
+                                        hi_open=True)
+    if 'scale_mode' in kwargs:
+        check_choice(owner, 'scale_mode', kwargs['scale_mode'], SCALE_MODES)
+    if 'constant' in kwargs:
+        kwargs['constant'] = check_float(owner, 'constant', kwargs['constant'])
+    return kwargs
+
+
+def check_adapter_cfg(owner: str, name: str, cfg) -> dict:
+    """``cfg`` (None or a dict of :data:`ADAPTER_ARGS`) checked; a dict."""
+    cfg = check_dict(owner, name, cfg, allow_none=True, keys=ADAPTER_ARGS)
+    return check_adapter_args(owner, **dict(cfg or {}))
 
 
 class PatchwiseScaleAdapter(BaseModule):
@@ -97,15 +129,15 @@ class PatchwiseScaleAdapter(BaseModule):
                  num_layers: int = 12,
                  constant: float = 0.5,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
+        owner = type(self).__name__
+        check_adapter_args(owner, bottleneck=bottleneck, dropout=dropout,
+                           scale_mode=scale_mode, constant=constant)
+        embed_dims = check_int(owner, 'embed_dims', embed_dims, 1)
+        num_layers = check_int(owner, 'num_layers', num_layers, 1)
+        layer_idx = check_int(owner, 'layer_idx', layer_idx, 0, num_layers - 1)
         super().__init__(init_cfg=init_cfg)
-        if scale_mode not in SCALE_MODES:
-            raise ValueError(f'Unknown adapter scale_mode {scale_mode!r}; '
-                             f'choose from {SCALE_MODES}')
-        if embed_dims <= 0 or bottleneck <= 0:
-            raise ValueError('embed_dims and bottleneck must be positive, got '
-                             f'{embed_dims} and {bottleneck}')
         self.embed_dims = embed_dims
-        self.bottleneck = bottleneck
+        self.bottleneck = int(bottleneck)
         self.scale_mode = scale_mode
         self.layer_idx = layer_idx
         self.num_layers = num_layers

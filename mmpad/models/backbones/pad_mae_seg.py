@@ -24,7 +24,8 @@ from mmseg.models.backbones.mae import MAE, MAETransformerEncoderLayer
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmpad.models.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter
+from mmpad.models.adapters.patchwise_scale_adapter import (
+    PatchwiseScaleAdapter, check_adapter_cfg)
 from .pretrained_loading import (load_pretrained_backbone,
                                  read_backbone_state_dict)
 
@@ -111,6 +112,8 @@ class PADMAE(MAE):
                  adapter_cfg: Optional[dict] = None,
                  init_values: Optional[float] = 0.1,
                  **kwargs) -> None:
+        if adapter_cfg is not None:
+            check_adapter_cfg(type(self).__name__, 'adapter_cfg', adapter_cfg)
         self.adapter_cfg = adapter_cfg  # read by _build_layers
         super().__init__(*args, init_values=init_values, **kwargs)
 

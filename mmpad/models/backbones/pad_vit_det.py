@@ -23,7 +23,8 @@ from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor
 
-from mmpad.models.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter
+from mmpad.models.adapters.patchwise_scale_adapter import (
+    PatchwiseScaleAdapter, check_adapter_cfg)
 from .pretrained_loading import (load_pretrained_backbone,
                                  read_backbone_state_dict)
 
@@ -117,6 +118,8 @@ class PADViTDet(ViTSAM):
                  frozen_stages: int = -1,
                  layer_cfgs: dict = dict(),
                  **kwargs) -> None:
+        if adapter_cfg is not None:
+            check_adapter_cfg(type(self).__name__, 'adapter_cfg', adapter_cfg)
         super().__init__(
             arch=arch,
             img_size=img_size,

@@ -21,6 +21,8 @@ from mmengine.logging import print_log
 from mmpretrain.registry import MODELS
 
 from mmpad.models.adapters import ADAPTER_KEY, apply_freeze
+from mmpad.models.adapters.patchwise_scale_adapter import check_adapter_cfg
+from mmpad.utils.arg_check import check_dict, check_str_list
 
 from .pad_backbones import PAD_PREFIX
 
@@ -81,9 +83,16 @@ def build_pad(algorithm: dict,
         The built algorithm (its own class), with adapters and freezing
         applied. Its trainable / frozen counts are logged.
     """
+    check_dict('PAD', 'algorithm', algorithm, allow_none=False)
+    adapter = check_adapter_cfg('PAD', 'adapter', adapter)
+    frozen = check_str_list('PAD', 'frozen', frozen, allow_none=True)
+    trainable = check_str_list('PAD', 'trainable', trainable)
+    check_dict('PAD', 'data_preprocessor', data_preprocessor, allow_none=True)
     cfg = copy.deepcopy(dict(algorithm))
     if 'backbone' not in cfg:
         raise KeyError('PAD: `algorithm` needs a `backbone` config')
+    if not isinstance(cfg['backbone'], dict):
+        check_dict('PAD', 'algorithm.backbone', cfg['backbone'], allow_none=False)
     cfg['backbone'] = pad_backbone_cfg(cfg['backbone'], adapter)
     if data_preprocessor is not None:
         cfg.setdefault('data_preprocessor', data_preprocessor)
