@@ -29,14 +29,20 @@ kind                      action      meaning
 ``empty_file``            skipped     zero bytes
 ``not_an_image``          skipped     unknown header and no decoder accepts it
 ``truncated``             skipped     JPEG without end marker, PNG without IEND, ...
-``corrupt``               skipped     a known image header but the decoder fails
+``corrupt``               skipped     a known image header but broken structure,
+                                      garbage image data or the decoder fails
 ``too_small``             skipped     smaller than the loader's ``min_size``
+``too_large``             skipped     more pixels than the loader's ``max_pixels``
 ``load_error``            skipped     any other error while loading (MSIPDataset)
 ``high_bit_depth``        converted   a 16-bit image rescaled to 8 bits
 ``bad_roi_file``          cleaned     an unreadable RoI file: no RoIs for the image
 ``bad_roi_lines``         cleaned     RoI lines that are not ``x,y,w,h``: ignored
 ``bad_proposals``         cleaned     proposal boxes clipped to / dropped from images
 ========================  ==========  =============================================
+
+File names that are not valid UTF-8 (``os.listdir`` gives them with lone
+surrogates) are written with ``\\xNN`` escapes for their bad bytes
+(:func:`printable`), so the warning reaches every log handler.
 
 Two numbers are kept per kind: ``files`` (distinct files reported; deterministic) and
 ``events`` (every report: a skipped file drawn again in the next epoch counts again;
@@ -46,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import os
 import threading
 from collections import OrderedDict
 from typing import Dict, Optional, Set
@@ -61,6 +68,7 @@ KINDS: 'OrderedDict[str, str]' = OrderedDict([
     ('truncated', 'skipped'),
     ('corrupt', 'skipped'),
     ('too_small', 'skipped'),
+    ('too_large', 'skipped'),
     ('load_error', 'skipped'),
     ('high_bit_depth', 'converted'),
     ('bad_roi_file', 'cleaned'),
@@ -76,6 +84,28 @@ CAPACITY = 1 << 16
 _LOCK_TIMEOUT_S = 5.0
 
 
+def printable(text: object) -> str:
+    """``text`` as a string every log handler can encode: bytes that are not
+    UTF-8 (lone surrogates from ``surrogateescape``, as ``os.listdir`` returns
+    them; ``bytes`` paths) become ``\\xNN`` escapes."""
+    if isinstance(text, bytes):
+        return text.decode('utf-8', 'backslashreplace')
+    text = str(text)
+    try:
+        text.encode('utf-8')
+        return text
+    except UnicodeEncodeError:
+        raw = text.encode('utf-8', 'surrogateescape') if _only_escapes(text) \
+            else text.encode('utf-8', 'backslashreplace')
+        return raw.decode('utf-8', 'backslashreplace')
+
+
+def _only_escapes(text: str) -> bool:
+    """Every lone surrogate is one of surrogateescape's (U+DC80..U+DCFF)."""
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF
+               for c in text)
+
+
 class BadSampleError(RuntimeError):
     """A bad input file met with ``strict=True``; the message names the file and the
     problem."""
@@ -87,7 +117,8 @@ class BadSampleError(RuntimeError):
         self.path = path if problem is not None else None
         self.problem = problem
         self.kind = kind
-        super().__init__(path if problem is None else f'bad sample {path}: {problem}')
+        super().__init__(printable(path) if problem is None else
+                         f'bad sample {printable(path)}: {printable(problem)}')
 
     def __reduce__(self):
         if self.problem is None:
@@ -120,7 +151,7 @@ class _SharedState:
     @staticmethod
     def digest(kind: str, path: str) -> int:
         h = int.from_bytes(hashlib.blake2b(f'{kind}\0{path}'.encode(
-            'utf-8', 'surrogateescape'), digest_size=8).digest(), 'little',
+            'utf-8', 'surrogatepass'), digest_size=8).digest(), 'little',
             signed=True)
         return h or 1
 
@@ -217,7 +248,7 @@ def report(path: str, problem: str, strict: bool = False, kind: str = 'load_erro
     if kind not in KINDS:
         raise ValueError(f'bad_samples.report: unknown kind {kind!r}; '
                          f'choose from {list(KINDS)}')
-    path = str(path)
+    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
     if strict:
         raise BadSampleError(path, problem, kind)
     new = _STATE.add(kind, path, int(n))
@@ -227,8 +258,9 @@ def report(path: str, problem: str, strict: bool = False, kind: str = 'load_erro
                 'converted': 'converted',
                 'cleaned': 'cleaned bad entries of'}[action]
         prefix = f'{source}: ' if source else ''
-        print_log(f'{prefix}{what} {path}: {problem} [{kind}; warned once per '
-                  f'file, counted every time]', logger='current', level=30)
+        print_log(printable(f'{prefix}{what} {path}: {problem} [{kind}; warned '
+                            f'once per file, counted every time]'),
+                  logger='current', level=30)
     return new
 
 
@@ -289,4 +321,5 @@ def reset() -> None:
     _STATE.reset()
 
 
-__all__ = ['BadSampleError', 'KINDS', 'report', 'counts', 'summary', 'reset']
+__all__ = ['BadSampleError', 'KINDS', 'report', 'counts', 'summary', 'reset',
+           'printable']

@@ -6,7 +6,13 @@ in), so mmpretrain, mmdet and mmseg configs all find it by ``type``.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmcv
@@ -16,47 +22,108 @@ from mmengine import fileio
 from mmengine.registry import TRANSFORMS
 
 from mmpad.datasets import bad_samples
+from mmpad.datasets.image_check import (JPEG_MAGIC, PNG_MAGIC,
+                                        inspect_image_bytes)
+from mmpad.utils.arg_check import (check_bool, check_choice, check_int,
+                                   check_size)
 
-_JPEG = b'\xff\xd8\xff'
-_PNG = b'\x89PNG\r\n\x1a\n'
-_PNG_IEND = b'IEND\xaeB`\x82'
-_TAIL = 1024  # bytes searched for the end marker (trailing padding / trailers)
+_JPEG = JPEG_MAGIC
+_PNG = PNG_MAGIC
 _KNOWN_MAGIC = (_JPEG, _PNG, b'BM', b'II*\x00', b'MM\x00*', b'GIF87a', b'GIF89a',
                 b'RIFF')
 
+#: default ``max_pixels``: 2**28 = 268,435,456 pixels, a 16384 x 16384 image. That is
+#: 1.5 times Pillow's own decompression-bomb limit (Pillow refuses images above
+#: 178,956,970 pixels, so every image the ``pillow`` backend reads passes) and more
+#: than large aerial / remote-sensing tiles need (a 10000 x 10000 orthophoto tile is
+#: 100 Mpx); decoded as 3-channel uint8 it takes 805 MB, which a DataLoader worker
+#: can hold. The ~1 gigapixel decompression bomb (3 GB decoded, copied again by the
+#: pipeline) is refused from its header. Whole scenes larger than 2**28 pixels
+#: (e.g. the biggest DOTA v2 images, 20000 x 20000) need ``max_pixels`` raised or
+#: ``None`` (no limit); the warning says so.
+DEFAULT_MAX_PIXELS = 1 << 28
+
+#: libjpeg warnings that mean the pixels are damaged. "N extraneous bytes before
+#: marker 0xd9" (data left over after the last scan was decoded) is harmless when N
+#: is small, as some cameras write it; when N is a large share of the file, the
+#: decoder made up the image from a fraction of garbage data (see
+#: :func:`_split_jpeg_warnings`).
+_JPEG_WARNING = re.compile(
+    r'(Corrupt JPEG data[^\n]*|Premature end of JPEG file|Invalid JPEG file '
+    r'structure[^\n]*|Huffman table 0x[0-9a-f]+ was not defined[^\n]*|'
+    r'Unsupported marker type[^\n]*)')
+_EXTRANEOUS = re.compile(r'(\d+) extraneous bytes before marker 0xd9')
+#: up to this many extraneous bytes before EOI (or 1 % of the file) are harmless
+_BENIGN_EXTRANEOUS_BYTES = 64
+
 
 def check_image_bytes(data: bytes) -> Optional[Tuple[str, str]]:
-    """Problems visible without decoding, from the header and the tail.
+    """Problems visible without decoding (:func:`mmpad.datasets.image_check.
+    inspect_image_bytes`): ``None`` or ``(kind, problem)`` with kind
+    ``'empty_file'``, ``'truncated'`` (a JPEG that ends before its first EOI, a PNG
+    that ends before IEND, a BMP / WebP shorter than its header says) or
+    ``'corrupt'`` (a broken marker / chunk structure, garbage where a JPEG's
+    compressed data should be). Bytes after the end marker are allowed. Files of
+    other or unknown formats pass; the decoder decides."""
+    return inspect_image_bytes(data).problem
 
-    Returns:
-        ``None`` or ``(kind, problem)``: ``('empty_file', ...)`` for zero bytes,
-        ``('truncated', ...)`` for a JPEG without its end-of-image marker (FFD9) or
-        a PNG without its IEND chunk in the last 1 KiB, a BMP / WebP shorter than
-        the size in its header. Files of other or unknown formats pass; the
-        decoder decides.
-    """
-    if len(data) == 0:
-        return 'empty_file', 'the file is empty (0 bytes)'
-    if data.startswith(_JPEG):
-        if not data.rstrip(b'\x00\r\n\t ').endswith(b'\xff\xd9') and \
-                b'\xff\xd9' not in data[-_TAIL:]:
-            return 'truncated', (f'truncated JPEG: no end-of-image marker (FFD9) '
-                                 f'in its last {_TAIL} bytes ({len(data)} bytes)')
-    elif data.startswith(_PNG):
-        if _PNG_IEND not in data[-_TAIL:]:
-            return 'truncated', (f'truncated PNG: no IEND chunk in its last {_TAIL} '
-                                 f'bytes ({len(data)} bytes)')
-    elif data.startswith(b'BM') and len(data) >= 6:
-        declared = int.from_bytes(data[2:6], 'little')
-        if declared and len(data) < declared:
-            return 'truncated', (f'truncated BMP: {len(data)} of the {declared} '
-                                 f'bytes its header declares')
-    elif data.startswith(b'RIFF') and data[8:12] == b'WEBP':
-        declared = int.from_bytes(data[4:8], 'little') + 8
-        if len(data) < declared:
-            return 'truncated', (f'truncated WebP: {len(data)} of the {declared} '
-                                 f'bytes its header declares')
-    return None
+
+class _Fd2Capture:
+    """Collect what C libraries (libjpeg inside OpenCV) write to file descriptor 2
+    during a call. One temporary file per process; what is not a libjpeg warning
+    is written back to the real stderr afterwards, so nothing is lost."""
+
+    def __init__(self) -> None:
+        self.pid = None
+        self.file = None
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def capture(self):
+        out: List[str] = []
+        with self.lock:
+            try:
+                if self.pid != os.getpid():
+                    self.file = tempfile.TemporaryFile()
+                    self.pid = os.getpid()
+                self.file.seek(0)
+                self.file.truncate()
+                try:
+                    sys.stderr.flush()
+                except Exception:  # noqa: BLE001 - a replaced / closed stderr
+                    pass
+                saved = os.dup(2)
+            except OSError:  # no fd 2, no temp dir: decode without capturing
+                yield out
+                return
+            try:
+                os.dup2(self.file.fileno(), 2)
+                yield out
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                self.file.seek(0)
+                out.append(self.file.read().decode('utf-8', 'replace'))
+
+
+_FD2 = _Fd2Capture()
+
+
+def _split_jpeg_warnings(text: str, size: int) -> Tuple[List[str], str]:
+    """(damage warnings, the rest of the text) of what libjpeg wrote while
+    decoding a ``size``-byte JPEG."""
+    found, rest = [], []
+    for line in text.splitlines(keepends=True):
+        m = _JPEG_WARNING.search(line)
+        if not m:
+            rest.append(line)
+            continue
+        extra = _EXTRANEOUS.search(line)
+        if extra and int(extra.group(1)) <= max(_BENIGN_EXTRANEOUS_BYTES,
+                                                size // 100):
+            continue  # a few bytes of padding before EOI: harmless
+        found.append(m.group(1).strip())
+    return found, ''.join(rest)
 
 
 def png_bit_depth(data: bytes) -> int:
@@ -89,10 +156,18 @@ class LoadImageFromFileSafe(LoadImageFromFile):
     :class:`~mmpad.datasets.bad_samples.BadSampleError` naming the file.
 
     Detected: missing / unreadable file (``unreadable``), zero bytes
-    (``empty_file``), truncated JPEG (no FFD9 end marker: OpenCV would decode it with
-    a grey bottom part), truncated PNG (no IEND), BMP / WebP shorter than their
-    header says (``truncated``), files that are no image (``not_an_image``) or do
-    not decode (``corrupt``), images smaller than ``min_size`` (``too_small``).
+    (``empty_file``), a JPEG that ends before its end-of-image marker (OpenCV
+    would decode it with a grey bottom part), a PNG that ends before IEND, BMP /
+    WebP shorter than their header says (``truncated``); a broken JPEG marker
+    structure, garbage where a JPEG's compressed data should be (found by walking
+    the entropy-coded segments, and by the libjpeg "Corrupt JPEG data" warnings
+    of OpenCV's decoder, ``check_jpeg_data``), a PNG with a bad chunk or CRC, or a
+    file that does not decode (``corrupt``); files that are no image
+    (``not_an_image``); images larger than ``max_pixels`` (``too_large``: the
+    size is read from the header, before decoding, for JPEG, PNG, BMP, GIF, WebP
+    and TIFF); images smaller than ``min_size`` (``too_small``). Bytes after the
+    end marker (padding, camera trailers) are fine: such files are loaded, as by
+    the stock loader.
 
     16-bit PNGs (raw thermal data, typically 14 significant bits): OpenCV's colour
     decoding keeps the high byte, which makes 14-bit data almost black. By default
@@ -108,6 +183,12 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             accepts every size. Set it to the crop the pipeline cuts.
         strict: raise on a bad file instead of skipping it.
         high_bit_depth: ``'rescale'`` or ``'shift'`` (see above).
+        max_pixels: largest accepted ``height * width``; ``None``: no limit.
+            Defaults to :data:`DEFAULT_MAX_PIXELS` (2**28, a 16384 x 16384 tile).
+        check_jpeg_data: with the ``cv2`` backend, skip JPEGs for which libjpeg
+            reports damaged data while decoding (its warnings on file
+            descriptor 2 are collected during the call; other output is passed
+            through). The structural check runs whatever this is.
         **kwargs: :class:`mmcv.transforms.LoadImageFromFile` arguments
             (``to_float32``, ``color_type``, ``imdecode_backend``,
             ``backend_args``, ...). ``ignore_empty`` is accepted and ignored: bad
@@ -115,20 +196,29 @@ class LoadImageFromFileSafe(LoadImageFromFile):
     """
 
     def __init__(self, min_size: Union[int, Sequence[int]] = 0, strict: bool = False,
-                 high_bit_depth: str = 'rescale', **kwargs) -> None:
+                 high_bit_depth: str = 'rescale',
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 check_jpeg_data: bool = True, **kwargs) -> None:
+        owner = type(self).__name__
+        self.min_size = check_size(owner, 'min_size', min_size, lo=0)
+        self.strict = check_bool(owner, 'strict', strict)
+        self.high_bit_depth = check_choice(owner, 'high_bit_depth', high_bit_depth,
+                                           ('rescale', 'shift'))
+        self.max_pixels = check_int(owner, 'max_pixels', max_pixels, lo=1,
+                                    allow_none=True)
+        self.check_jpeg_data = check_bool(owner, 'check_jpeg_data', check_jpeg_data)
+        for name in ('to_float32', 'ignore_empty'):
+            if name in kwargs:
+                check_bool(owner, name, kwargs[name])
+        if 'color_type' in kwargs:
+            check_choice(owner, 'color_type', kwargs['color_type'],
+                         ('color', 'grayscale', 'unchanged',
+                          'color_ignore_orientation',
+                          'grayscale_ignore_orientation'))
+        if 'imdecode_backend' in kwargs:
+            check_choice(owner, 'imdecode_backend', kwargs['imdecode_backend'],
+                         ('cv2', 'turbojpeg', 'pillow', 'tifffile'))
         super().__init__(**kwargs)
-        if isinstance(min_size, (int, np.integer)):
-            min_size = (int(min_size), int(min_size))
-        min_size = tuple(int(s) for s in min_size)
-        if len(min_size) != 2 or min(min_size) < 0:
-            raise ValueError(f'LoadImageFromFileSafe: min_size must be an int or '
-                             f'(min_h, min_w) >= 0, got {min_size}')
-        if high_bit_depth not in ('rescale', 'shift'):
-            raise ValueError(f"LoadImageFromFileSafe: high_bit_depth must be "
-                             f"'rescale' or 'shift', got {high_bit_depth!r}")
-        self.min_size = min_size
-        self.strict = strict
-        self.high_bit_depth = high_bit_depth
 
     def _bad(self, path: str, kind: str, problem: str) -> None:
         bad_samples.report(path, problem, strict=self.strict, kind=kind,
@@ -158,6 +248,36 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             kind='high_bit_depth', source=type(self).__name__)
         return img
 
+    def _decode(self, data: bytes, fmt: Optional[str]) -> Tuple[Optional[np.ndarray],
+                                                              str, List[str]]:
+        """(image or None, decoder error text, libjpeg damage warnings)."""
+        capture = (self.check_jpeg_data and fmt == 'jpeg' and
+                   self.imdecode_backend == 'cv2')
+        error, warnings = '', []
+        img = None
+        ctx = _FD2.capture() if capture else contextlib.nullcontext([])
+        with ctx as captured:
+            try:
+                img = mmcv.imfrombytes(data, flag=self.color_type,
+                                       backend=self.imdecode_backend)
+            except Exception as e:  # noqa: BLE001 - decoder errors vary by backend
+                error = f' ({type(e).__name__}: {e})'
+        if captured:
+            warnings, rest = _split_jpeg_warnings(captured[0], len(data))
+            if rest:
+                try:
+                    os.write(2, rest.encode('utf-8', 'replace'))
+                except OSError:
+                    pass
+        return img, error, warnings
+
+    def _too_large(self, filename: str, w: int, h: int, where: str) -> None:
+        return self._bad(
+            filename, 'too_large',
+            f'{w}x{h} pixels (w x h, {w * h / 1e6:.1f} Mpx{where}) exceed '
+            f'max_pixels={self.max_pixels} ({self.max_pixels / 1e6:.1f} Mpx); '
+            f'raise max_pixels (or set it to None) to load such images')
+
     def transform(self, results: dict) -> Optional[dict]:
         filename = results['img_path']
         try:
@@ -165,21 +285,26 @@ class LoadImageFromFileSafe(LoadImageFromFile):
         except (OSError, ValueError) as e:  # missing, permissions, backend errors
             return self._bad(filename, 'unreadable',
                              f'cannot read the file ({type(e).__name__}: {e})')
-        found = check_image_bytes(data)
-        if found is not None:
-            return self._bad(filename, *found)
+        info = inspect_image_bytes(data)
+        if info.problem is not None:
+            return self._bad(filename, *info.problem)
+        if self.max_pixels is not None and info.width and info.height and \
+                info.width * info.height > self.max_pixels:
+            return self._too_large(filename, info.width, info.height,
+                                   ', declared in its header; not decoded')
 
         img = None
         error = ''
+        warnings: List[str] = []
         if png_bit_depth(data) == 16 and self.color_type != 'unchanged' and \
                 self.high_bit_depth != 'shift':
             img = self._decode_high_bit_depth(data, filename)
         else:
-            try:
-                img = mmcv.imfrombytes(data, flag=self.color_type,
-                                       backend=self.imdecode_backend)
-            except Exception as e:  # noqa: BLE001 - decoder errors vary by backend
-                error = f' ({type(e).__name__}: {e})'
+            img, error, warnings = self._decode(data, info.fmt)
+        if warnings:
+            return self._bad(filename, 'corrupt',
+                             f'the JPEG decoder reports damaged image data '
+                             f'({"; ".join(dict.fromkeys(warnings))})')
         if img is None or img.size == 0:
             if data.startswith(_KNOWN_MAGIC):
                 return self._bad(filename, 'corrupt',
@@ -187,6 +312,8 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             return self._bad(filename, 'not_an_image',
                              f'not an image file (starts with {data[:8]!r}){error}')
         h, w = img.shape[:2]
+        if self.max_pixels is not None and h * w > self.max_pixels:
+            return self._too_large(filename, w, h, ' decoded')
         if h < self.min_size[0] or w < self.min_size[1]:
             return self._bad(filename, 'too_small',
                              f'{h}x{w} pixels (h x w), smaller than min_size '
@@ -201,10 +328,12 @@ class LoadImageFromFileSafe(LoadImageFromFile):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_size={self.min_size}, '
                 f'strict={self.strict}, high_bit_depth={self.high_bit_depth!r}, '
+                f'max_pixels={self.max_pixels}, '
+                f'check_jpeg_data={self.check_jpeg_data}, '
                 f'to_float32={self.to_float32}, color_type={self.color_type!r}, '
                 f'imdecode_backend={self.imdecode_backend!r}, '
                 f'backend_args={self.backend_args})')
 
 
 __all__ = ['LoadImageFromFileSafe', 'check_image_bytes', 'png_bit_depth',
-           'rescale_to_uint8']
+           'rescale_to_uint8', 'DEFAULT_MAX_PIXELS']
