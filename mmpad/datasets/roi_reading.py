@@ -32,8 +32,10 @@ def read_rois_reported(path: str, strict: bool, source: str,
     """
     try:
         rois, problems = read_roi_file(path)
-    except (RoIFileError, OSError) as e:
-        err = str(e)
+    except (RoIFileError, OSError, ValueError, OverflowError, MemoryError) as e:
+        err = str(e) if isinstance(e, (RoIFileError, OSError)) else \
+            f'{type(e).__name__}: {e}'
+        path = str(path)
         err = err[len(path) + 2:] if err.startswith(f'{path}: ') else err
         msg = f'unreadable RoI file ({err})'
         bad_samples.report(path, msg if strict else f'{msg}; {fallback}',

@@ -9,12 +9,22 @@ from typing import List, Tuple
 import numpy as np
 
 
+#: largest |value| accepted in a RoI line (int32: any real image coordinate; larger
+#: numbers are garbage and would overflow int64 arithmetic or numpy conversion)
+MAX_ROI_VALUE = 2**31 - 1
+
+
 class RoIFileError(ValueError):
     """A RoI file that cannot be used; the message names the file and the problem."""
 
 
 def parse_roi_text(text: str, path: str = '<string>') -> Tuple[np.ndarray, List[str]]:
     """Parse RoI lines; blank lines are ignored, bad lines are reported, not fatal.
+
+    A line is good when it is four comma-separated integers ``x,y,w,h`` with
+    ``w, h >= 0`` and every ``|value| <= MAX_ROI_VALUE``; anything else (other
+    column counts, floats, NaN, text, overflowing numbers, negative sizes) is a
+    bad line.
 
     Returns:
         ``(rois, problems)``: (N, 4) int64 ``x, y, w, h`` of the good lines, and one
@@ -34,8 +44,13 @@ def parse_roi_text(text: str, path: str = '<string>') -> Tuple[np.ndarray, List[
             problems.append(f'{path}:{lineno}: expected 4 comma-separated integers '
                             f'"x,y,w,h", got {line[:60]!r}')
             continue
+        if any(abs(v) > MAX_ROI_VALUE for v in vals):
+            problems.append(f'{path}:{lineno}: value out of range (|v| > '
+                            f'{MAX_ROI_VALUE}) in {line[:60]!r}')
+            continue
         if vals[2] < 0 or vals[3] < 0:
-            problems.append(f'{path}:{lineno}: negative width or height in {line!r}')
+            problems.append(f'{path}:{lineno}: negative width or height in '
+                            f'{line[:60]!r}')
             continue
         rois.append(vals)
     return np.asarray(rois, np.int64).reshape(-1, 4), problems
@@ -58,7 +73,8 @@ def read_roi_file(path: str, strict: bool = False) -> Tuple[np.ndarray, List[str
     """
     try:
         with open(path, 'rb') as f:
-            text = f.read().decode('utf-8')
+            # utf-8-sig: a byte-order mark (Windows tools) would spoil line 1
+            text = f.read().decode('utf-8-sig')
     except UnicodeDecodeError as e:
         raise RoIFileError(f'{path}: not a text RoI file ({e})') from e
     rois, problems = parse_roi_text(text, path)
