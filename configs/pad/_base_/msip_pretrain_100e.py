@@ -83,6 +83,9 @@ randomness = dict(seed=0, diff_rank_seed=True)
 # ------------------------------------------------------------------- runtime
 default_hooks = dict(
     bad_samples=dict(type='BadSampleLoggerHook'),  # bad-file counts in the log
+    # per-epoch share of RoI crops that fell back to RandomResizedCrop; a WARNING
+    # above warn_threshold (RoI files missing, or every RoI rejected)
+    roi_crop_stats=dict(type='RoICropStatsHook', warn_threshold=0.5),
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=20, save_last=True,
                     max_keep_ckpts=-1))

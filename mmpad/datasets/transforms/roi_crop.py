@@ -1,9 +1,10 @@
 """Object-sensitive random RoI cropping (PAD's ``RandomRoiCrop``, pad.md §2.2)."""
 from __future__ import annotations
 
+import multiprocessing as mp
 import os.path as osp
 from collections import Counter
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -11,9 +12,50 @@ from mmengine.logging import print_log
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
+from mmpad.datasets.bad_samples import printable
 from mmpad.datasets.roi_reading import read_rois_reported
+from mmpad.utils.arg_check import (check_bool, check_choice, check_float,
+                                   check_int, check_pair, check_size)
 
 _MAX_WARNINGS = 20
+
+#: the counters of :attr:`ObjectSensitiveRandomRoICrop.stats`
+STAT_KEYS = ('roi', 'fallback_no_roi', 'fallback_rejected', 'large_requested',
+             'missing_roi_file', 'empty_roi_file', 'bad_roi_lines',
+             'unreadable_roi_file')
+
+
+class _SharedCounts:
+    """Counters in memory shared with the DataLoader workers forked after this
+    module was imported (as :mod:`mmpad.datasets.bad_samples` shares its counts):
+    the main process sees the crops of every worker. With the ``spawn`` /
+    ``forkserver`` start methods each worker has its own copy."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = tuple(keys)
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.lock = mp.get_context().Lock()
+        self._raw = mp.RawArray('q', len(self.keys))
+        self.values = np.frombuffer(self._raw, dtype=np.int64)
+
+    def add(self, key: str, n: int = 1) -> None:
+        i = self.index[key]
+        locked = self.lock.acquire(timeout=1.0)
+        try:  # without the lock (a worker died holding it) counts stay approximate
+            self.values[i] += n
+        finally:
+            if locked:
+                self.lock.release()
+
+    def snapshot(self) -> Dict[str, int]:
+        v = self.values.copy()
+        return {k: int(v[i]) for i, k in enumerate(self.keys) if v[i]}
+
+    def reset(self) -> None:
+        self.values[:] = 0
+
+
+_SHARED = _SharedCounts(STAT_KEYS)
 
 
 @TRANSFORMS.register_module()
@@ -35,10 +77,13 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
 
     RoIs come from ``results['rois']`` ((N, 4) ``x, y, w, h``) when present,
     else from the file ``results['roi_path']``. Missing or empty files and bad
-    lines do not stop training: they are counted in the class-level
-    :attr:`stats` (per process). A missing file is reported the first times with
-    its path; an unreadable RoI file (``bad_roi_file``: no RoIs used) and lines
-    that are not ``x,y,w,h`` (``bad_roi_lines``: ignored, the good lines are used)
+    lines do not stop training: they are counted, with the crops of each kind, in
+    :meth:`get_stats` (shared with the DataLoader workers forked from the main
+    process; :class:`~mmpad.engine.hooks.roi_crop_stats_hook.RoICropStatsHook`
+    logs the per-epoch fallback rate and warns when it is high). A missing file is
+    reported the first times with its path; an unreadable RoI file
+    (``bad_roi_file``: no RoIs used) and lines that are not ``x,y,w,h``
+    (``bad_roi_lines``: ignored, the good lines are used)
     go to :func:`mmpad.datasets.bad_samples.report`: one warning per file naming
     the first bad line, counted across DataLoader workers; with ``strict=True``
     they raise :class:`~mmpad.datasets.bad_samples.BadSampleError` naming the file
@@ -82,29 +127,51 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
                  aspect_ratio_range: Tuple[float, float] = (3. / 4., 4. / 3.),
                  interpolation: str = 'bicubic', backend: str = 'pillow',
                  strict: bool = False) -> None:
-        super().__init__(scale=size, crop_ratio_range=crop_ratio_range,
-                         aspect_ratio_range=aspect_ratio_range,
-                         interpolation=interpolation, backend=backend)
+        owner = type(self).__name__
+        size = check_size(owner, 'size', size, lo=1)
+        large_crop_prob = check_float(owner, 'large_crop_prob', large_crop_prob,
+                                      0.0, 1.0)
+        p = check_float(owner, 'p', p, 0.0, 1.0, allow_none=True)
         if p is not None:
             large_crop_prob = 1.0 - p
-        if not 0 <= large_crop_prob <= 1:
-            raise ValueError(f'large_crop_prob must be in [0, 1], got {large_crop_prob}')
         self.large_crop_prob = large_crop_prob
-        self.large_area_ratio = large_area_ratio
-        self.jitter = jitter
-        self.scale_range = tuple(scale_range)
-        self.min_size = min_size
-        self.min_roi_size = min_roi_size
-        self.max_roi_attempts = max_roi_attempts
-        self.random = random
-        self.use_roi = use_roi
-        self.strict = strict
+        self.large_area_ratio = check_float(owner, 'large_area_ratio',
+                                            large_area_ratio, 0.0, 1.0)
+        self.jitter = check_float(owner, 'jitter', jitter, 0.0, 1.0)
+        self.scale_range = check_pair(owner, 'scale_range', scale_range, 0.0, None,
+                                      lo_open=True)
+        self.min_size = check_int(owner, 'min_size', min_size, 1)
+        self.min_roi_size = check_int(owner, 'min_roi_size', min_roi_size, 0)
+        self.max_roi_attempts = check_int(owner, 'max_roi_attempts',
+                                          max_roi_attempts, 1)
+        self.random = check_bool(owner, 'random', random)
+        self.use_roi = check_bool(owner, 'use_roi', use_roi)
+        self.strict = check_bool(owner, 'strict', strict)
+        crop_ratio_range = check_pair(owner, 'crop_ratio_range', crop_ratio_range,
+                                      0.0, 1.0, lo_open=True)
+        aspect_ratio_range = check_pair(owner, 'aspect_ratio_range',
+                                        aspect_ratio_range, 0.0, None, lo_open=True)
+        check_choice(owner, 'interpolation', interpolation,
+                     ('nearest', 'bilinear', 'bicubic', 'area', 'lanczos'))
+        check_choice(owner, 'backend', backend, ('cv2', 'pillow'))
+        super().__init__(scale=size,
+                         crop_ratio_range=crop_ratio_range,
+                         aspect_ratio_range=aspect_ratio_range,
+                         interpolation=interpolation, backend=backend)
 
     # ---------------------------------------------------------------- counters
     @classmethod
+    def _count(cls, key: str, n: int = 1) -> None:
+        cls.stats[key] += n
+        _SHARED.add(key, n)
+
+    @classmethod
     def get_stats(cls) -> dict:
-        """A copy of the counters, plus the share of fallback crops."""
-        s = dict(cls.stats)
+        """The counters of this process and of the DataLoader workers forked from
+        it (shared memory, see :class:`_SharedCounts`), plus ``total`` crops and
+        ``fallback_rate``, the share of crops that fell back to
+        ``RandomResizedCrop``."""
+        s = _SHARED.snapshot()
         total = s.get('roi', 0) + s.get('fallback_no_roi', 0) + \
             s.get('fallback_rejected', 0)
         s['total'] = total
@@ -114,6 +181,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
     @classmethod
     def reset_stats(cls) -> None:
         cls.stats.clear()
+        _SHARED.reset()
 
     @classmethod
     def _warn(cls, msg: str) -> None:
@@ -121,7 +189,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
             cls._warned += 1
             suffix = ' (further RoI warnings suppressed)' \
                 if cls._warned == _MAX_WARNINGS else ''
-            print_log(f'ObjectSensitiveRandomRoICrop: {msg}{suffix}',
+            print_log(printable(f'ObjectSensitiveRandomRoICrop: {msg}{suffix}'),
                       logger='current', level=30)
 
     # ------------------------------------------------------------------- RoIs
@@ -133,18 +201,19 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         if not path:
             return empty
         if not osp.exists(path):
-            self.stats['missing_roi_file'] += 1
+            self._count('missing_roi_file')
             self._warn(f'missing RoI file {path}; using RandomResizedCrop')
             return empty
         rois, n_bad = read_rois_reported(
             path, self.strict, type(self).__name__,
             fallback='the image is cropped without RoIs')
         if rois is None:
-            self.stats['unreadable_roi_file'] += 1
+            self._count('unreadable_roi_file')
             return empty
-        self.stats['bad_roi_lines'] += n_bad
+        if n_bad:
+            self._count('bad_roi_lines', n_bad)
         if len(rois) == 0 and not n_bad:
-            self.stats['empty_roi_file'] += 1
+            self._count('empty_roi_file')
         return rois
 
     # --------------------------------------------------------------- sampling
@@ -160,7 +229,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         img_area = width * height
         large = np.random.uniform() < self.large_crop_prob
         if large:
-            self.stats['large_requested'] += 1
+            self._count('large_requested')
         lo, hi = self.scale_range
         for _ in range(self.max_roi_attempts):
             x, y, w, h = (int(v) for v in rois[np.random.randint(len(rois))])
@@ -216,7 +285,7 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
             kind = 'fallback_no_roi'
         if params is None:
             params = self.rand_crop_params(img)
-        self.stats[kind] += 1
+        self._count(kind)
         oh, ow, th, tw = params
         crop = self._resize(img[oh:oh + th, ow:ow + tw])
         results['img'] = crop
