@@ -9,6 +9,13 @@
 * A NaN or inf loss stops the run naming the iteration and the loss term, before
   the update is applied (:class:`~mmpad.engine.hooks.nonfinite_loss_hook.
   NonFiniteLossHook`, ``action='raise'``, unless the config lists its own).
+* Distributed runs have a collective timeout: ``env_cfg.dist_cfg.timeout`` (seconds,
+  given to ``init_process_group`` by mmengine's ``init_dist``, or here for CPU
+  runs), :data:`DEFAULT_DIST_TIMEOUT_S` (30 min) when the config sets none. A rank
+  that stops answering (frozen by SIGSTOP, swapping, deadlocked, died without a
+  socket error) makes the others fail within that time instead of waiting
+  forever; the failing rank logs which operation timed out at which iteration,
+  and the launcher (torchrun) then ends the job.
 * Distributed runs work on CPU machines: the process group is created with ``gloo``
   (mmengine's launcher calls ``torch.cuda.set_device`` unconditionally) and DDP is
   built with ``device_ids=None``. GPU runs are untouched.
@@ -24,7 +31,9 @@ for every config that does not name another runner.
 """
 from __future__ import annotations
 
+import datetime
 import os
+import re
 from typing import Optional
 
 import torch
@@ -39,21 +48,81 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from mmpad.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
 from mmpad.engine.hooks.random_state_hook import RandomStateHook
 from mmpad.engine.resume import find_resume_checkpoint, pin_resume_seed
+from mmpad.utils.arg_check import check_float
 from mmpad.utils.checkpoint_compat import (CONFIG_KEY,
                                            check_checkpoint_compatible,
                                            tensor_state_dict)
 from mmpad.utils.config_check import check_config
 
 
-def init_cpu_process_group_if_needed(launcher: str) -> None:
-    """Create a gloo process group from torchrun's env vars on CPU-only hosts."""
+#: seconds a collective may wait for the other ranks when ``env_cfg.dist_cfg``
+#: sets no ``timeout``: long enough for the slowest legitimate wait of a real run
+#: (rank 0 writing a multi-GB checkpoint or evaluating while the others wait in a
+#: barrier; NCCL's own default is 10 min, gloo's 30 min), short enough that a frozen
+#: rank costs half an hour of a cluster allocation, not all of it.
+DEFAULT_DIST_TIMEOUT_S = 1800
+
+_TIMEOUT_TEXT = re.compile(r'time[d ]?\s*out|timeout|deadline exceeded', re.I)
+_OPERATION = re.compile(r'for (\w+) operation|OpType=(\w+)|(\w+) operation')
+
+
+def init_cpu_process_group_if_needed(launcher: str,
+                                     timeout_s: Optional[float] = None) -> None:
+    """Create a gloo process group from torchrun's env vars on CPU-only hosts,
+    with collectives timing out after ``timeout_s`` seconds (torch's default
+    when None)."""
     if launcher in (None, 'none') or torch.cuda.is_available():
         return
     if dist.is_available() and not dist.is_initialized():
+        kwargs = {}
+        if timeout_s is not None:
+            kwargs['timeout'] = datetime.timedelta(seconds=float(timeout_s))
         dist.init_process_group(
             backend='gloo',
             rank=int(os.environ['RANK']),
-            world_size=int(os.environ['WORLD_SIZE']))
+            world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+
+
+def collective_timeout_s(cfg: Config) -> float:
+    """Set ``cfg.env_cfg.dist_cfg.timeout`` to :data:`DEFAULT_DIST_TIMEOUT_S` when
+    absent and return it (checked: a number of seconds > 0)."""
+    cfg.setdefault('env_cfg', ConfigDict())
+    if cfg.env_cfg is None:
+        cfg.env_cfg = ConfigDict()
+    cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
+    if cfg.env_cfg.dist_cfg is None:
+        cfg.env_cfg.dist_cfg = ConfigDict()
+    if cfg.env_cfg.dist_cfg.get('timeout') is None:
+        cfg.env_cfg.dist_cfg.timeout = DEFAULT_DIST_TIMEOUT_S
+    return check_float('env_cfg.dist_cfg', 'timeout', cfg.env_cfg.dist_cfg.timeout,
+                       0.0, None, lo_open=True)
+
+
+def is_collective_timeout(error: BaseException) -> bool:
+    """Whether ``error`` (or one it was raised from) is a timed-out collective."""
+    seen = 0
+    while error is not None and seen < 8:
+        if _TIMEOUT_TEXT.search(str(error)) or isinstance(error, TimeoutError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+def describe_collective_timeout(error: BaseException, timeout_s: Optional[float],
+                                rank: int, where: str) -> str:
+    """The one line logged by a rank whose collective timed out."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else \
+        type(error).__name__
+    m = _OPERATION.search(str(error))
+    op = next((g for g in m.groups() if g), None) if m else None
+    op = f'the {op} operation of a collective' if op else 'a collective operation'
+    limit = f'{timeout_s:g} s' if timeout_s is not None else 'its'
+    return (f'rank {rank}: {op} (DDP gradient all-reduce, broadcast or barrier) '
+            f'did not complete within the {limit} collective timeout '
+            f'(env_cfg.dist_cfg.timeout) {where}: another rank is stalled '
+            f'(stopped, swapping, deadlocked) or gone. Stopping this rank; '
+            f'error: {type(error).__name__}: {text[:300]}')
 
 
 @RUNNERS.register_module()
@@ -64,11 +133,11 @@ class MMPadRunner(Runner):
     def from_cfg(cls, cfg: Config) -> 'MMPadRunner':
         check_config(cfg)
         launcher = cfg.get('launcher', 'none')
-        if launcher != 'none' and not torch.cuda.is_available():
-            cfg.setdefault('env_cfg', ConfigDict())
-            cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
-            cfg.env_cfg.dist_cfg.backend = 'gloo'
-            init_cpu_process_group_if_needed(launcher)
+        if launcher != 'none':
+            timeout_s = collective_timeout_s(cfg)
+            if not torch.cuda.is_available():
+                cfg.env_cfg.dist_cfg.backend = 'gloo'
+                init_cpu_process_group_if_needed(launcher, timeout_s)
         if cfg.get('resume', False):
             if cfg.get('load_from') is None and cfg.get('work_dir'):
                 cfg.load_from = find_resume_checkpoint(cfg.work_dir)
@@ -86,6 +155,24 @@ class MMPadRunner(Runner):
                                  NonFiniteLossHook(action='raise'))):
             if not any(isinstance(h, hook_type) for h in self._hooks):
                 self.register_hook(hook)
+
+    def train(self) -> torch.nn.Module:
+        """mmengine's ``train``; a timed-out collective is logged first, naming the
+        operation, the timeout and the iteration, then re-raised (the process
+        exits non-zero and the launcher ends the other ranks)."""
+        try:
+            return super().train()
+        except Exception as e:  # noqa: BLE001 - re-raised
+            if self.distributed and is_collective_timeout(e):
+                dist_cfg = (self.cfg.get('env_cfg') or {}).get('dist_cfg') or {}
+                timeout_s = dist_cfg.get('timeout')
+                try:
+                    where = f'at epoch {self.epoch + 1}, iteration {self.iter + 1}'
+                except Exception:  # noqa: BLE001 - the loop was not built
+                    where = 'while training'
+                self.logger.error(describe_collective_timeout(
+                    e, timeout_s, int(os.environ.get('RANK', 0)), where))
+            raise
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict],
                    model: torch.nn.Module):
