@@ -87,6 +87,29 @@ def _pad(**kw):
     return MODELS.build(dict(dict(type='PAD', algorithm=algorithm), **kw))
 
 
+def _cls(module, name):
+    def build(**kw):
+        import importlib
+        return getattr(importlib.import_module(module), name)(**kw)
+    return build
+
+
+_loss = _cls('mmpad.models.losses.box_contrastive_loss', 'BoxContrastiveLoss')
+_dice = _cls('mmpad.models.sop.binary_dice_loss', 'BinaryDiceLoss')
+_fpn = _cls('mmpad.models.backbones.simple_fpn', 'SimpleFPN')
+_metric = _cls('mmpad.evaluation.sop_metric', 'SOPIoUMetric')
+_retina = _cls('mmpad.models.aligndet.retina_embed_head', 'RetinaEmbedHead')
+_fcos = _cls('mmpad.models.aligndet.fcos_embed_head', 'FCOSEmbedHead')
+_bbox = _cls('mmpad.models.aligndet.embed_bbox_head', 'Shared2FCEmbedBBoxHead')
+_momentum = _cls('mmpad.engine.hooks.aligndet_momentum_hook', 'AlignDetMomentumHook')
+_delayed = _cls('mmpad.engine.hooks.delayed_scale_hook', 'DelayedScaleHook')
+_nonfinite = _cls('mmpad.engine.hooks.nonfinite_loss_hook', 'NonFiniteLossHook')
+_adapter_ckpt = _cls('mmpad.engine.hooks.adapter_checkpoint_hook',
+                     'AdapterCheckpointHook')
+_sync = _cls('mmpad.engine.hooks.gradient_sync_check_hook', 'GradientSyncCheckHook')
+_badlog = _cls('mmpad.engine.hooks.bad_sample_logger_hook', 'BadSampleLoggerHook')
+
+
 def _hook(**kw):
     from mmpad.engine.hooks.roi_crop_stats_hook import RoICropStatsHook
     return RoICropStatsHook(**kw)
@@ -151,6 +174,23 @@ BAD = [
     (_pad, dict(frozen='backbone.'), 'PAD', 'frozen'),
     (_pad, dict(trainable='adapter'), 'PAD', 'trainable'),
     (_hook, dict(warn_threshold=5), 'RoICropStatsHook', 'warn_threshold'),
+    (_loss, dict(temperature=0), 'BoxContrastiveLoss', 'temperature'),
+    (_loss, dict(gather_negatives='yes'), 'BoxContrastiveLoss', 'gather_negatives'),
+    (_dice, dict(smooth=-1), 'BinaryDiceLoss', 'smooth'),
+    (_fpn, dict(backbone_channel=768, in_channels=[192, 384, 768, 768],
+                out_channels=256, num_outs='5'), 'SimpleFPN', 'num_outs'),
+    (_metric, dict(ignore_index='255'), 'SOPIoUMetric', 'ignore_index'),
+    (_retina, dict(embed_dim=0), 'RetinaEmbedHead', 'embed_dim'),
+    (_fcos, dict(num_samples=-1), 'FCOSEmbedHead', 'num_samples'),
+    (_bbox, dict(embed_dim='256'), 'Shared2FCEmbedBBoxHead', 'embed_dim'),
+    (_momentum, dict(base_momentum=1.1), 'AlignDetMomentumHook', 'base_momentum'),
+    (_momentum, dict(end_momentum=0.5), 'AlignDetMomentumHook', 'end_momentum'),
+    (_delayed, dict(ratio='0.6'), 'DelayedScaleHook', 'ratio'),
+    (_nonfinite, dict(action='ignore'), 'NonFiniteLossHook', 'action'),
+    (_adapter_ckpt, dict(interval=0), 'AdapterCheckpointHook', 'interval'),
+    (_adapter_ckpt, dict(keys='adapter'), 'AdapterCheckpointHook', 'keys'),
+    (_sync, dict(interval=0.5), 'GradientSyncCheckHook', 'interval'),
+    (_badlog, dict(interval=0), 'BadSampleLoggerHook', 'interval'),
 ]
 
 
@@ -163,7 +203,7 @@ def test_bad_constructor_arguments_name_argument_value_and_range(
     msg = str(info.value)
     assert msg.startswith(f'{owner}: argument {name}='), msg
     assert 'expected' in msg
-    value = next(iter(kwargs.values()))
+    value = kwargs[name] if name in kwargs else next(iter(kwargs.values()))
     if not isinstance(value, dict):
         assert repr(value)[:20] in msg or repr(tuple(value))[:20] in msg, msg
 

@@ -11,6 +11,8 @@ from mmengine.evaluator import BaseMetric
 
 from mmseg.registry import METRICS
 
+from mmpad.utils.arg_check import check_choice, check_int, check_str
+
 
 def foreground_counts(pred: torch.Tensor, gt: torch.Tensor,
                       ignore_index: int = 255) -> Tuple[int, int, int, int]:
@@ -43,8 +45,11 @@ class SOPIoUMetric(BaseMetric):
 
     def __init__(self, ignore_index: int = 255, collect_device: str = 'cpu',
                  prefix: str = None) -> None:
+        owner = type(self).__name__
+        self.ignore_index = check_int(owner, 'ignore_index', ignore_index)
+        check_choice(owner, 'collect_device', collect_device, ('cpu', 'gpu'))
+        check_str(owner, 'prefix', prefix, allow_none=True)
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.ignore_index = ignore_index
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

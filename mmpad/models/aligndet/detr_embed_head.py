@@ -29,6 +29,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy
 
+from mmpad.utils.arg_check import check_int
 from .instance_ids import BACKGROUND_ID
 from .view_output import ViewOutput
 
@@ -45,6 +46,7 @@ class DETREmbedHead(DETRHead):
     """
 
     def __init__(self, *args, embed_dim: int = 256, **kwargs) -> None:
+        check_int(type(self).__name__, 'embed_dim', embed_dim, 1)
         loss_cls = kwargs.setdefault(
             'loss_cls',
             dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))

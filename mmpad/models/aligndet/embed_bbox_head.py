@@ -13,6 +13,8 @@ from mmdet.models.roi_heads.bbox_heads import (Shared2FCBBoxHead,
                                                Shared4Conv1FCBBoxHead)
 from mmdet.registry import MODELS
 
+from mmpad.utils.arg_check import check_int
+
 
 class _EmbedProjectorMixin:
     """Replaces a ConvFC box head's classifier by the embedding projector."""
@@ -43,6 +45,7 @@ class Shared4Conv1FCEmbedBBoxHead(_EmbedProjectorMixin, Shared4Conv1FCBBoxHead):
     """
 
     def __init__(self, *args, embed_dim: int = 256, **kwargs) -> None:
+        check_int(type(self).__name__, 'embed_dim', embed_dim, 1)
         super().__init__(*args, **kwargs)
         self._use_embedding_projector(embed_dim)
 
@@ -53,5 +56,6 @@ class Shared2FCEmbedBBoxHead(_EmbedProjectorMixin, Shared2FCBBoxHead):
     projector, for pre-training a stock-head detector."""
 
     def __init__(self, *args, embed_dim: int = 256, **kwargs) -> None:
+        check_int(type(self).__name__, 'embed_dim', embed_dim, 1)
         super().__init__(*args, **kwargs)
         self._use_embedding_projector(embed_dim)

@@ -25,6 +25,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import reduce_mean
 
+from mmpad.utils.arg_check import check_int
 from .instance_ids import decode_labels_as_ids, instances_with_encoded_ids
 from .retina_embed_head import PROJECTOR_HEAD_INIT
 from .view_output import ViewOutput
@@ -50,6 +51,8 @@ class FCOSEmbedHead(FCOSHead):
                  **kwargs) -> None:
         # every Conv2d ~ Normal(0, 0.01), no classification bias prior: the
         # stock prior (bias -4.6 before a ReLU) would silence the projector
+        check_int(type(self).__name__, 'embed_dim', embed_dim, 1)
+        check_int(type(self).__name__, 'num_samples', num_samples, 1)
         kwargs.setdefault('init_cfg', dict(PROJECTOR_HEAD_INIT))
         super().__init__(*args, **kwargs)
         self.embed_dim = embed_dim

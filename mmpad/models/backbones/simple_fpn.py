@@ -22,6 +22,8 @@ from mmengine.model import BaseModule
 from mmpretrain.models.utils.norm import LayerNorm2d
 from torch import Tensor
 
+from mmpad.utils.arg_check import check_int
+
 if 'LN2d' not in MODELS.module_dict:
     MODELS.register_module('LN2d', module=LayerNorm2d)
 
@@ -53,6 +55,10 @@ class SimpleFPN(BaseModule):
                  norm_cfg: dict = dict(type='LN2d', requires_grad=True),
                  act_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        owner = type(self).__name__
+        check_int(owner, 'backbone_channel', backbone_channel, 4)
+        check_int(owner, 'out_channels', out_channels, 1)
+        check_int(owner, 'num_outs', num_outs, 4)
         super().__init__(init_cfg=init_cfg)
         c = backbone_channel
         expected = [c // 4, c // 2, c, c]

@@ -34,6 +34,8 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 
+from mmpad.utils.arg_check import check_bool, check_float
+
 def _check_inputs(embeds: Tensor, ids: Tensor, name: str) -> None:
     if embeds.dim() != 2 or ids.dim() != 1 or embeds.size(0) != ids.size(0):
         raise ValueError(
@@ -219,11 +221,12 @@ class BoxContrastiveLoss(nn.Module):
                  loss_weight: float = 1.0,
                  gather_negatives: bool = False) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.temperature = temperature
-        self.loss_weight = loss_weight
-        self.gather_negatives = gather_negatives
+        owner = type(self).__name__
+        self.temperature = check_float(owner, 'temperature', temperature, 0.0,
+                                       lo_open=True)
+        self.loss_weight = check_float(owner, 'loss_weight', loss_weight)
+        self.gather_negatives = check_bool(owner, 'gather_negatives',
+                                           gather_negatives)
 
     def forward(self, online_embeds: Tensor, online_ids: Tensor,
                 target_embeds: Tensor, target_ids: Tensor) -> Tensor:

@@ -18,6 +18,8 @@ import torch.nn as nn
 
 from mmseg.registry import MODELS
 
+from mmpad.utils.arg_check import check_bool, check_float, check_str
+
 
 def binary_dice_loss(logits: torch.Tensor, target: torch.Tensor,
                      valid: torch.Tensor, smooth: float = 1.0,
@@ -52,9 +54,11 @@ class BinaryDiceLoss(nn.Module):
     def __init__(self, use_sigmoid: bool = True, smooth: float = 1.0,
                  loss_weight: float = 1.0, loss_name: str = 'loss_dice') -> None:
         super().__init__()
-        self.use_sigmoid = use_sigmoid
-        self.smooth = smooth
-        self.loss_weight = loss_weight
+        owner = type(self).__name__
+        self.use_sigmoid = check_bool(owner, 'use_sigmoid', use_sigmoid)
+        self.smooth = check_float(owner, 'smooth', smooth, 0.0)
+        self.loss_weight = check_float(owner, 'loss_weight', loss_weight)
+        check_str(owner, 'loss_name', loss_name, allow_empty=False)
         self._loss_name = loss_name
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor,
