@@ -134,7 +134,11 @@ def main(argv=None) -> int:
     if not osp.isfile(args.src):
         print(f'error: {args.src}: no such checkpoint', file=sys.stderr)
         return 2
-    ckpt = torch_load_checked(args.src, map_location='cpu')
+    try:
+        ckpt = torch_load_checked(args.src, map_location='cpu')
+    except RuntimeError as err:  # CheckpointLoadError: names the file
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         print(f'error: {args.src}: no state_dict in checkpoint', file=sys.stderr)

@@ -37,6 +37,7 @@ def main(argv=None):
     from mmengine.evaluator import DumpResults
     from mmengine.registry import RUNNERS
     from mmpad.utils import CheckpointMismatchError, ConfigError
+    from mmpad.utils.checkpoint import CheckpointLoadError
 
     if not osp.isfile(args.checkpoint):
         print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
@@ -62,7 +63,8 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     try:
         metrics = runner.test()
-    except CheckpointMismatchError as err:  # a checkpoint of another model
+    except (CheckpointMismatchError, CheckpointLoadError) as err:
+        # a checkpoint of another model, or one that is damaged / refused
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)
     print(metrics)

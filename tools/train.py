@@ -88,16 +88,18 @@ def main(argv=None):
     import mmpad  # noqa: F401  (registers mmpad modules, fixes torch.load)
     from mmengine.registry import RUNNERS
     from mmpad.utils import CheckpointMismatchError, ConfigError
+    from mmpad.utils.checkpoint import CheckpointLoadError
 
-    cfg = build_cfg(args)
     try:
-        runner = RUNNERS.build(cfg)
-    except ConfigError as err:
+        cfg = build_cfg(args)
+        runner = RUNNERS.build(cfg)  # --resume reads the checkpoint's seed
+    except (ConfigError, CheckpointLoadError) as err:
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)
     try:
         runner.train()
-    except CheckpointMismatchError as err:  # load_from / --resume / init_cfg
+    except (CheckpointMismatchError, CheckpointLoadError) as err:
+        # load_from / --resume / init_cfg: another model, damaged or refused
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)
 

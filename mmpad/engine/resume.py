@@ -5,8 +5,11 @@ mmengine's auto-resume reads ``<work_dir>/last_checkpoint``, which is written
 at a half-written file. Two gaps remain that matter on preemptible clusters:
 
 * ``last_checkpoint`` itself is rewritten in place; a kill at that moment leaves it
-  empty, and it can name a file that was deleted or truncated since. We then fall
-  back to the newest ``epoch_*.pth`` / ``iter_*.pth`` that is a complete file.
+  empty, and it can name a file that was deleted, truncated or damaged since. We
+  then fall back to the newest ``epoch_*.pth`` / ``iter_*.pth`` that verifies:
+  every zip record's CRC-32 matches (:func:`mmpad.utils.checkpoint.
+  verify_checkpoint`), so a file with flipped bytes in its tensor data or its
+  pickle is skipped with a warning naming it and the damaged record.
 * A config without ``randomness.seed`` gets a new random seed per launch; mmengine
   re-seeds on resume but only after the data loader and its sampler were built
   with the new seed, so the data order changes. :func:`pin_resume_seed` puts the
@@ -17,7 +20,6 @@ from __future__ import annotations
 import glob
 import os.path as osp
 import re
-import zipfile
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
@@ -26,40 +28,56 @@ from mmengine.logging import print_log
 _CKPT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
 
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from: missing, truncated, or a zip record
+    whose CRC-32 does not match (None when the file verifies)."""
+    from mmpad.utils.checkpoint import checkpoint_problem as problem
+    return problem(path)
+
+
 def is_complete_checkpoint(path: str) -> bool:
-    """A torch checkpoint is a zip archive; a truncated one has no central
-    directory and fails this check without being loaded."""
-    return osp.isfile(path) and zipfile.is_zipfile(path)
+    """The file exists and every record matches its stored checksum."""
+    return checkpoint_problem(path) is None
 
 
 def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint to auto-resume from in ``work_dir`` (None when there is
-    none): ``last_checkpoint`` if it names a complete file, else the newest
-    complete ``epoch_N.pth``/``iter_N.pth``."""
+    none): ``last_checkpoint`` if it names a file that verifies, else the newest
+    ``epoch_N.pth``/``iter_N.pth`` that verifies. Each file skipped is named in
+    a warning with the reason."""
     pointer = osp.join(work_dir, 'last_checkpoint')
     named = ''
+    skipped = set()
     if osp.isfile(pointer):
         with open(pointer) as f:
             named = f.read().strip()
         if named and not osp.isabs(named) and not osp.exists(named):
             named = osp.join(work_dir, named)
-        if named and is_complete_checkpoint(named):
-            return named
+        if named:
+            problem = checkpoint_problem(named)
+            if problem is None:
+                return named
+            print_log(f'resume: skipping {named} (named by {pointer}): '
+                      f'{problem}', logger='current', level=30)
+            skipped.add(osp.realpath(named))
     candidates = []
     for path in glob.glob(osp.join(work_dir, '*.pth')):
         match = _CKPT_NAME.match(osp.basename(path))
         if match:
             candidates.append((int(match.group(2)), path))
     for _, path in sorted(candidates, reverse=True):
-        if is_complete_checkpoint(path):
+        if osp.realpath(path) in skipped:
+            continue
+        problem = checkpoint_problem(path)
+        if problem is None:
             if named or osp.isfile(pointer):
                 print_log(
                     f'resume: {pointer} names {named or "nothing"!r}, which is '
-                    f'missing or incomplete; resuming from {path} instead',
+                    f'missing or does not verify; resuming from {path} instead',
                     logger='current', level=30)
             return path
-        print_log(f'resume: skipping incomplete checkpoint {path}',
-                  logger='current', level=30)
+        print_log(f'resume: skipping {path}: {problem}', logger='current',
+                  level=30)
     return None
 
 
