@@ -10,7 +10,7 @@ and the checkpoint converters. It does two things.
 ``data.pkl``, each tensor storage ``data/N``, the version files) carries a CRC-32 in
 the central directory; ``torch.save`` writes them but ``torch.load`` does not check
 them, so flipped bytes in tensor data load silently. :func:`verify_checkpoint`
-recomputes the CRC-32 of every record (mmap, no copy; about 0.1 s per 350 MB) and
+recomputes the CRC-32 of every record (mmap, no copy; about 0.1 s per 330 MB) and
 compares it with the stored one *before* anything is unpickled. Files in torch's
 legacy (pre-1.6, non-zip) format carry no checksum and are loaded unverified.
 

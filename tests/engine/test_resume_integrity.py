@@ -126,3 +126,24 @@ def test_a_runner_built_directly_also_skips_it(damaged_work_dir, monkeypatch):
     runner.train()
     assert any(m.startswith(f'resume: skipping {newest}') for m in messages)
     assert osp.isfile(root / 'killed' / 'epoch_4.pth')
+
+
+def test_damaged_pickle_falls_back_too(tmp_path, monkeypatch):
+    """Flipped bytes in the pickle (plain torch.load: a bare UnicodeDecodeError
+    or similar) are skipped the same way; so is a truncated file."""
+    for n in (1, 2, 3):
+        torch.save({'meta': {'epoch': n, 'note': 'x' * 200},
+                    'state_dict': {'w': torch.ones(8)}},
+                   str(tmp_path / f'epoch_{n}.pth'))
+    flip_bytes(str(tmp_path / 'epoch_3.pth'), '/data.pkl', count=2, at=0.6)
+    data = open(tmp_path / 'epoch_2.pth', 'rb').read()
+    open(tmp_path / 'epoch_2.pth', 'wb').write(data[:len(data) // 2])
+    messages = _logged(monkeypatch)
+    assert resume.find_resume_checkpoint(str(tmp_path)) == \
+        str(tmp_path / 'epoch_1.pth')
+    assert len(messages) == 2
+    assert messages[0].startswith(
+        f'resume: skipping {tmp_path / "epoch_3.pth"}: ')
+    assert messages[1].startswith(
+        f'resume: skipping {tmp_path / "epoch_2.pth"}: ')
+    assert '(the pickle)' in messages[0] and 'truncated' in messages[1]

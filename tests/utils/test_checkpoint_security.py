@@ -384,3 +384,30 @@ def test_the_helper_module_is_the_loader_the_tools_use():
     spec.loader.exec_module(tool)
     assert tool._torch_load_checked() is torch_load_checked
     assert checkpoint_attacks.CHAINS is CHAINS
+
+
+@pytest.mark.parametrize('mode', ['load_from', 'resume'])
+def test_train_tool_exits_with_one_line(mode, crafted, tmp_path, demo_data):
+    """tools/train.py with the chain as load_from, or as the newest checkpoint
+    of the work dir it resumes (``--resume``)."""
+    import shutil
+    path, _ = crafted['hb_setstate_exec']
+    work = tmp_path / 'work'
+    work.mkdir()
+    args = ['tools/train.py', 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py',
+            '--work-dir', str(work)]
+    if mode == 'resume':
+        path = str(work / 'epoch_3.pth')
+        shutil.copy(crafted['hb_setstate_exec'][0], path)
+        args.append('--resume')
+    else:
+        args += ['--cfg-options', f'load_from={path}']
+    proc = run_tool(args, data_root=demo_data, check=False, timeout=300,
+                    hang_note='takes under 30 s')
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith('error: ')]
+    assert len(errors) == 1 and path in errors[0]
+    assert 'builtins.getattr' in errors[0]
+    _assert_no_payload(crafted, 'hb_setstate_exec')
