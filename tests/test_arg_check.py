@@ -107,6 +107,7 @@ _nonfinite = _cls('mmpad.engine.hooks.nonfinite_loss_hook', 'NonFiniteLossHook')
 _adapter_ckpt = _cls('mmpad.engine.hooks.adapter_checkpoint_hook',
                      'AdapterCheckpointHook')
 _sync = _cls('mmpad.engine.hooks.gradient_sync_check_hook', 'GradientSyncCheckHook')
+_pretrainer = _cls('mmpad.models.aligndet.pretrainer', 'AlignDetPretrainer')
 _badlog = _cls('mmpad.engine.hooks.bad_sample_logger_hook', 'BadSampleLoggerHook')
 
 
@@ -191,6 +192,8 @@ BAD = [
     (_adapter_ckpt, dict(keys='adapter'), 'AdapterCheckpointHook', 'keys'),
     (_sync, dict(interval=0.5), 'GradientSyncCheckHook', 'interval'),
     (_badlog, dict(interval=0), 'BadSampleLoggerHook', 'interval'),
+    (_pretrainer, dict(detector=dict(type='RetinaNet'), copy_param_keys='query'),
+     'AlignDetPretrainer', 'copy_param_keys'),
 ]
 
 

@@ -35,6 +35,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
+from mmpad.utils.arg_check import check_str_list
 from .instance_ids import batch_instance_ids
 from .view_output import ViewOutput
 
@@ -62,12 +63,14 @@ class AlignDetPretrainer(BaseDetector):
                  copy_param_keys: Sequence[str] = ('query_embedding', ),
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
+        copy_param_keys = tuple(check_str_list(
+            type(self).__name__, 'copy_param_keys', copy_param_keys))
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.online = MODELS.build(ConfigDict(copy.deepcopy(detector)))
         self.target = MODELS.build(ConfigDict(copy.deepcopy(detector)))
         self.family = self._family(self.online)
         self.loss_contrast = MODELS.build(loss_contrast)
-        self.copy_param_keys = tuple(copy_param_keys)
+        self.copy_param_keys = copy_param_keys
         for detector_ in (self.online, self.target):
             detector_.backbone.requires_grad_(False)
         self.target.requires_grad_(False)

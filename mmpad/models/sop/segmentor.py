@@ -32,6 +32,9 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
+
+from mmpad.utils.arg_check import (arg_error, check_choice, check_size,
+                                   check_str, is_int)
 from .first_conv import find_input_conv, inflate_input_conv, state_dict_items
 from .siamese_fusion import SiameseGAPFusion
 
@@ -71,10 +74,18 @@ class SOPEncoderDecoder(EncoderDecoder):
                  sub_size: Union[int, Sequence[int], None] = None,
                  fusion_channels: Optional[Sequence[int]] = None,
                  **kwargs) -> None:
+        owner = 'SOPEncoderDecoder'
+        check_str(owner, 'fusion', fusion)
         fusion = _FUSION_ALIASES.get(fusion, fusion)
-        if fusion not in FUSION_MODES:
-            raise ValueError(f'SOPEncoderDecoder: fusion must be one of '
-                             f'{FUSION_MODES}, got {fusion!r}')
+        check_choice(owner, 'fusion', fusion, FUSION_MODES)
+        if sub_size is not None:
+            sub_size = check_size(owner, 'sub_size', sub_size, lo=1)
+        if fusion_channels is not None and (
+                isinstance(fusion_channels, (str, bytes)) or
+                not isinstance(fusion_channels, Sequence) or
+                not all(c is None or is_int(c) and c > 0 for c in fusion_channels)):
+            raise arg_error(owner, 'fusion_channels', fusion_channels,
+                            'a list of ints > 0 (or None entries) or None')
         backbone = ConfigDict(copy.deepcopy(dict(backbone)))
         if fusion == 'early':
             in_ch = backbone.get('in_channels', 3)

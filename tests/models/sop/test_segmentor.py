@@ -139,7 +139,7 @@ def test_clear_errors():
         cfg = deeplab_cfg(fusion='siamese_gap')
         cfg.pop('fusion_channels')
         build(cfg)
-    with pytest.raises(ValueError, match='fusion must be'):
+    with pytest.raises(ValueError, match="argument fusion='late'"):
         build(deeplab_cfg(fusion='late'))
     model = build(deeplab_cfg())
     with pytest.raises(ValueError, match='6, H, W'):
