@@ -45,6 +45,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
 
+from mmpad.engine.config_text import CachedTextConfig
 from mmpad.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
 from mmpad.engine.hooks.random_state_hook import RandomStateHook
 from mmpad.engine.resume import find_resume_checkpoint, pin_resume_seed
@@ -143,7 +144,8 @@ class MMPadRunner(Runner):
                 cfg.load_from = find_resume_checkpoint(cfg.work_dir)
             if cfg.get('load_from'):
                 pin_resume_seed(cfg, cfg.load_from)
-        return super().from_cfg(cfg)
+        # the Runner formats the config 4+ times; format it once
+        return super().from_cfg(CachedTextConfig.of(cfg))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
