@@ -584,8 +584,8 @@ def torch_load_checked(filename: str,
             'code the file contains)', refused=what) from None
     except Exception as err:  # noqa: BLE001 - one error naming the file
         raise CorruptCheckpointError(
-            filename, f'cannot be loaded (truncated, damaged or not a torch '
-            f'checkpoint): {type(err).__name__}: {err}') from err
+            filename, f'cannot be loaded: {type(err).__name__}: {err}') \
+            from err
     finally:
         _refusals.last = None
 
