@@ -352,3 +352,15 @@ def toy_cfg(work_dir, max_epochs=4, **extra):
         log_level='WARNING', runner_type='MMPadRunner')
     cfg.update(extra)
     return Config(cfg)
+
+
+def tiny_pad_backbone(checkpoint: str):
+    """A 2-block mmdet PAD ViT whose ``init_cfg`` loads ``checkpoint``
+    (``init_weights()`` runs the load)."""
+    from mmpad.models.backbones.pad_vit_det import PADViTDet
+    return PADViTDet(
+        arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                  feedforward_channels=64, global_attn_indexes=[1]),
+        img_size=32, window_size=2, out_channels=0, out_indices=[1],
+        adapter_cfg=dict(bottleneck=8),
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint))

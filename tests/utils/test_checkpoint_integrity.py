@@ -14,7 +14,7 @@ from mmpad.utils.checkpoint import (CheckpointLoadError,
                                     CorruptCheckpointError, torch_load_checked,
                                     verify_checkpoint)
 from mmpad_test_utils import run_tool
-from tests.utils.checkpoint_attacks import flip_bytes, toy_cfg
+from tests.utils.checkpoint_attacks import flip_bytes, tiny_pad_backbone, toy_cfg
 
 
 def _ckpt(path):
@@ -105,13 +105,7 @@ def test_loading_paths(tensor_flipped, pickle_flipped, tmp_path):
 
 def test_init_cfg_pretrained(tensor_flipped):
     pytest.importorskip('mmdet')
-    from mmpad.models.backbones.pad_vit_det import PADViTDet
-    backbone = PADViTDet(
-        arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                  feedforward_channels=64, global_attn_indexes=[1]),
-        img_size=32, window_size=2, out_channels=0, out_indices=[1],
-        adapter_cfg=dict(bottleneck=8),
-        init_cfg=dict(type='Pretrained', checkpoint=tensor_flipped))
+    backbone = tiny_pad_backbone(tensor_flipped)
     with pytest.raises(CorruptCheckpointError, match='checksum mismatch'):
         backbone.init_weights()
 

@@ -175,14 +175,8 @@ def test_spliced_real_checkpoint_is_otherwise_intact(real_epoch, tmp_path):
 @pytest.mark.parametrize('name', ALL)
 def test_init_cfg_pretrained_on_a_pad_backbone(name, crafted):
     pytest.importorskip('mmdet')
-    from mmpad.models.backbones.pad_vit_det import PADViTDet
     path, _ = crafted[name]
-    backbone = PADViTDet(
-        arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                  feedforward_channels=64, global_attn_indexes=[1]),
-        img_size=32, window_size=2, out_channels=0, out_indices=[1],
-        adapter_cfg=dict(bottleneck=8),
-        init_cfg=dict(type='Pretrained', checkpoint=path))
+    backbone = checkpoint_attacks.tiny_pad_backbone(path)
     with pytest.raises(UnsafeCheckpointError) as err:
         backbone.init_weights()
     _assert_refused(err.value, path, name)
