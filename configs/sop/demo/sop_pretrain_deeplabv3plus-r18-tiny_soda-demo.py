@@ -74,7 +74,8 @@ val_evaluator = dict(type='SOPIoUMetric')
 test_evaluator = val_evaluator
 
 max_iters = 200
-optim_wrapper = dict(optimizer=dict(lr=3e-3))
+optim_wrapper = dict(
+    optimizer=dict(lr=3e-3), clip_grad=dict(max_norm=10, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=5, end=max_iters,

@@ -94,7 +94,11 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'val/thermal_annotations.json')
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3))
+# the heads start from random weights: gradient clipping keeps the first
+# iterations finite on every machine (both twins inherit it)
+optim_wrapper = dict(
+    type='OptimWrapper', optimizer=dict(lr=1e-3),
+    clip_grad=dict(max_norm=10, norm_type=2))
 max_iters = 60
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [

@@ -62,7 +62,11 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3))
+# the decode heads start from random weights: gradient clipping keeps the first
+# iterations finite on every machine (both twins inherit it)
+optim_wrapper = dict(
+    type='OptimWrapper', optimizer=dict(lr=1e-3),
+    clip_grad=dict(max_norm=10, norm_type=2))
 max_iters = 40
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
