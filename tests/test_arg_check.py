@@ -3,6 +3,7 @@ module is built, with one InvalidArgumentError naming the owner, the argument, i
 value and what is allowed (issue #13), instead of a bare TypeError deep inside or
 being silently accepted."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -228,3 +229,40 @@ def test_good_arguments_still_build():
     assert _loader(min_size=np.int64(8), max_pixels=None).min_size == (8, 8)
     assert _sop(scale=[0.2, 0.4], photometric=dict(hue=0.1), seed=3).seed == 3
     assert _adapter(bottleneck=np.int64(4), dropout=0).bottleneck == 4
+
+
+@pytest.mark.parametrize('in_channels, bad', [
+    ([8, 'x'], 'in_channels[1]'), ([8, 0], 'in_channels[1]'), ('88', 'in_channels'),
+    ([], 'in_channels'), ([True, 8], 'in_channels[0]')])
+def test_siamese_fusion_arguments(in_channels, bad):
+    from mmpad.models.sop.siamese_fusion import SiameseGAPFusion
+    with pytest.raises(InvalidArgumentError, match=rf'SiameseGAPFusion: argument '
+                       rf'{re.escape(bad)}='):
+        SiameseGAPFusion(in_channels)
+    assert SiameseGAPFusion([None, 8]).in_channels == (None, 8)  # control
+
+
+@pytest.mark.parametrize('constructor', [
+    'mmpad.engine.optimizers.vit_layer_decay.ViTLayerDecayOptimWrapperConstructor',
+    'mmpad.models.selfsup.layer_decay_constructor.'
+    'SelfSupLayerDecayOptimWrapperConstructor'])
+@pytest.mark.parametrize('rate', [0, 1.5, 'x', float('nan')])
+def test_layer_decay_rate_is_checked(constructor, rate):
+    import importlib
+
+    import torch.nn as nn
+    module, name = constructor.rsplit('.', 1)
+    cls = getattr(importlib.import_module(module), name)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Linear(2, 2)
+            self.backbone.num_layers = 1
+            self.backbone.get_layer_depth = lambda name, prefix='': (0, 3)
+
+    build = cls(optim_wrapper_cfg=dict(type='OptimWrapper',
+                                       optimizer=dict(type='AdamW', lr=1e-3)),
+                paramwise_cfg=dict(layer_decay_rate=rate))
+    with pytest.raises(InvalidArgumentError, match='layer_decay_rate'):
+        build(Tiny())

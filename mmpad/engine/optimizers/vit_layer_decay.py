@@ -28,6 +28,8 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.engine.optimizers.layer_decay_optim_wrapper_constructor import \
     LearningRateDecayOptimWrapperConstructor
 
+from mmpad.utils.arg_check import check_float
+
 EMBEDDING_NAMES = ('cls_token', 'pos_embed', 'mask_token')
 
 
@@ -74,6 +76,10 @@ class ViTLayerDecayOptimWrapperConstructor(
                 raise ValueError(
                     'ViTLayerDecayOptimWrapperConstructor needs '
                     'optim_wrapper.paramwise_cfg.layer_decay_rate')
+            check_float('ViTLayerDecayOptimWrapperConstructor',
+                        'paramwise_cfg.layer_decay_rate',
+                        self.paramwise_cfg['layer_decay_rate'], lo=0, hi=1,
+                        lo_open=True)
             backbone = getattr(module, 'backbone', None)
             num_layers: Optional[int] = self.paramwise_cfg.get(
                 'num_layers', getattr(backbone, 'num_layers', None))

@@ -13,6 +13,8 @@ from mmpretrain.engine.optimizers import \
     LearningRateDecayOptimWrapperConstructor
 from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
+from mmpad.utils.arg_check import check_float
+
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class SelfSupLayerDecayOptimWrapperConstructor(
@@ -22,6 +24,10 @@ class SelfSupLayerDecayOptimWrapperConstructor(
 
     def add_params(self, params, module, prefix='', get_layer_depth=None,
                    **kwargs) -> None:
+        check_float('SelfSupLayerDecayOptimWrapperConstructor',
+                    'paramwise_cfg.layer_decay_rate',
+                    self.paramwise_cfg.get('layer_decay_rate'), lo=0, hi=1,
+                    lo_open=True)
         if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
             backbone = getattr(module, 'backbone', None)
             if backbone is None or not hasattr(backbone, 'get_layer_depth'):

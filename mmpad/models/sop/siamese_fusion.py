@@ -17,6 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from mmpad.utils.arg_check import arg_error, check_int
+
 
 class SiameseGAPFusion(BaseModule):
     """Per-stage fusion of image features with the pooled sub-image features.
@@ -29,7 +31,14 @@ class SiameseGAPFusion(BaseModule):
 
     def __init__(self, in_channels: Sequence[Optional[int]], init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.in_channels = tuple(None if c is None else int(c) for c in in_channels)
+        if isinstance(in_channels, (str, bytes)) or \
+                not isinstance(in_channels, Sequence) or not in_channels:
+            raise arg_error('SiameseGAPFusion', 'in_channels', in_channels,
+                            'a non-empty list of ints >= 1 or None')
+        self.in_channels = tuple(
+            None if c is None else check_int('SiameseGAPFusion',
+                                             f'in_channels[{i}]', c, lo=1)
+            for i, c in enumerate(in_channels))
         self.convs = nn.ModuleDict({
             str(i): nn.Conv2d(2 * c + 1, c, kernel_size=1)
             for i, c in enumerate(self.in_channels) if c is not None})
