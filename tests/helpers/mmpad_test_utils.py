@@ -10,9 +10,13 @@ BIN = os.path.dirname(sys.executable)
 
 def run_tool(args: List[str], data_root: Optional[str] = None,
              env: Optional[Dict[str, str]] = None, timeout: int = 600,
-             check: bool = True) -> subprocess.CompletedProcess:
+             check: bool = True, hang_note: str = '') -> subprocess.CompletedProcess:
     """Run ``args`` (e.g. ``['tools/train.py', cfg]``) from the repo root with the
-    venv's python; ``.py`` scripts are run with ``sys.executable``."""
+    venv's python; ``.py`` scripts are run with ``sys.executable``.
+
+    ``timeout`` only catches hangs: set it far above the measured time (the tools the
+    tests run take seconds to a few minutes) and say what was measured in
+    ``hang_note``, which the failure message repeats."""
     full_env = dict(os.environ)
     full_env.setdefault('OMP_NUM_THREADS', '1')
     full_env['PYTHONUNBUFFERED'] = '1'
@@ -24,8 +28,15 @@ def run_tool(args: List[str], data_root: Optional[str] = None,
     cmd = list(args)
     if cmd[0].endswith('.py'):
         cmd = [sys.executable] + cmd
-    proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode() if isinstance(err.stdout, bytes) else err.stdout
+        raise AssertionError(
+            f'{" ".join(cmd)} did not finish within {timeout} s, far above its '
+            f'measured time: a hang? {hang_note}\n--- stdout so far ---\n'
+            f'{(out or "")[-4000:]}') from None
     if check and proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} exited with {proc.returncode}\n'
