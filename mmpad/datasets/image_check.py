@@ -51,8 +51,11 @@ _APP = set(range(0xE0, 0xF0))
 _AFTER_SCAN = {_EOI, _SOS, _DHT, _DQT, _DRI, _DNL, _COM, _DAC} | _APP
 #: markers allowed in the header (before the first SOS)
 _HEADER = _SOF | {_DHT, _DQT, _DRI, _COM, _DAC, 0xC8} | _APP | set(range(0xF0, 0xFE))
-#: a marker in entropy-coded data: FF (fill FFs allowed) then anything but 00 / FF
-_MARKER_IN_DATA = re.compile(rb'\xff+([^\x00\xff])')
+#: a marker in entropy-coded data: FF then anything but 00 (stuffing) / FF (fill);
+#: the match starts at the last fill FF. Written without a repeat so that the
+#: regular-expression engine searches for the literal FF (``\xff+`` made it try
+#: every byte: 20x slower, 0.5 ms of a 48 KB JPEG)
+_MARKER_IN_DATA = re.compile(rb'\xff([^\x00\xff])')
 
 
 def _jpeg(data: bytes) -> ImageInfo:
