@@ -453,18 +453,14 @@ def _resolve_placeholders(obj: Any, filename: str) -> Any:
         if isinstance(value, (str, bytes, int, float, bool, type(None),
                               torch.Tensor)):
             return value
-        if isinstance(value, _PendingArray):
-            if value.array is None:
+        if isinstance(value, (_PendingArray, _PendingDType)):
+            attr, name = (('array', 'numpy.ndarray')
+                          if isinstance(value, _PendingArray)
+                          else ('dtype', 'numpy.dtype'))
+            if getattr(value, attr) is None:
                 raise UnsafeCheckpointError(
-                    filename, 'numpy.ndarray without its state refused',
-                    refused='numpy.ndarray')
-            return value.array
-        if isinstance(value, _PendingDType):
-            if value.dtype is None:
-                raise UnsafeCheckpointError(
-                    filename, 'numpy.dtype without its state refused',
-                    refused='numpy.dtype')
-            return value.dtype
+                    filename, f'{name} without its state refused', refused=name)
+            return getattr(value, attr)
         key = id(value)
         if key in memo:
             return memo[key]
