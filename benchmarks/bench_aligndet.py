@@ -83,7 +83,7 @@ def _timeit(fn, repeats, device):
 
 
 def bench_loss(repeats, device, reference_instances):
-    from mmpad.models.losses.box_contrastive_loss import box_contrastive_loss
+    from mmpad.aligndet.box_contrastive_loss import box_contrastive_loss
     print('== box contrastive loss, forward + backward '
           '(2 images x 2048 samples per view, D=256, 50% foreground)')
     print(f'  reference loop: measured on {reference_instances} instances, '

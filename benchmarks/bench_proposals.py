@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""mmpad.proposals vs the ``selectivesearch==0.4`` package the reference used.
+"""mmpad.core.proposals vs the ``selectivesearch==0.4`` package the reference used.
 
 Both run on the same FLIR-style generated images (mmpad.datasets.synthetic), whose
 ground-truth person / bicycle / car boxes are known, at the demo size (320x256), at
@@ -16,7 +16,7 @@ parameters the benchmark reports, side by side in one run:
 * whether the two implementations produced identical region lists.
 
 The reference is ``selectivesearch.selective_search`` followed by the same filter
-(mmpad.proposals.filters). For the AlignDet preset the reference is SoCo's copy of
+(mmpad.core.proposals.filters). For the AlignDet preset the reference is SoCo's copy of
 the package, i.e. 0.4 with the texture histogram range fixed to (0, 255); the
 benchmark applies that one-line difference to the installed package in memory (no
 site-packages edit). ``selectivesearch`` 0.4 runs unmodified with scikit-image 0.26
@@ -40,7 +40,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mmpad.datasets.synthetic import render_scene  # noqa: E402
-from mmpad.proposals import (box_iou_xywh, get_preset, nms_in_order,  # noqa: E402
+from mmpad.core.proposals import (box_iou_xywh, get_preset, nms_in_order,  # noqa: E402
                              pad_roi_filter, selective_search, soco_filter,
                              unique_rows)
 

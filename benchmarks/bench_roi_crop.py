@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 
 import mmpad  # noqa: E402,F401
 from mmpad.datasets.synthetic import render_scene  # noqa: E402
-from mmpad.datasets.transforms.roi_crop import ObjectSensitiveRandomRoICrop  # noqa: E402
-from mmpad.proposals import generate_proposals, write_roi_file  # noqa: E402
+from mmpad.pad.roi_crop import ObjectSensitiveRandomRoICrop  # noqa: E402
+from mmpad.core.proposals import generate_proposals, write_roi_file  # noqa: E402
 
 
 def _samples(n_img, h, w, seed, tmp):

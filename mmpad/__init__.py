@@ -8,12 +8,12 @@ mmpad module into the registries of the installed hosts:
 * :mod:`mmpad.seg`      -> mmsegmentation.
 
 Each can also be imported alone. Importing mmpad also makes mmengine's checkpoint
-loading work under torch >= 2.6 (see :mod:`mmpad.utils.checkpoint`).
+loading work under torch >= 2.6 (see :mod:`mmpad.core.checkpoint.loading`).
 """
 import importlib.util
 
-from .utils.checkpoint import install_safe_checkpoint_loading
-from .version import __version__
+from mmpad.core.checkpoint import install_safe_checkpoint_loading
+from mmpad.version import __version__
 
 install_safe_checkpoint_loading()
 
@@ -25,17 +25,17 @@ def _installed(name: str) -> bool:
         return False
 
 
-from . import engine  # noqa: E402,F401  (root-registry pieces)
+import mmpad.engine  # noqa: E402,F401  (root-registry pieces)
 
 if _installed('mmpretrain'):
-    from . import pretrain  # noqa: F401
+    import mmpad.pretrain  # noqa: F401
 
 if _installed('mmdet') or _installed('mmseg'):
     if _installed('mmcv._ext'):  # compiled ops: mmdet / mmseg models need them
         if _installed('mmdet'):
-            from . import det  # noqa: F401
+            import mmpad.det  # noqa: F401
         if _installed('mmseg'):
-            from . import seg  # noqa: F401
+            import mmpad.seg  # noqa: F401
     else:
         import warnings
         warnings.warn('mmcv was installed without compiled ops (mmcv-lite): '

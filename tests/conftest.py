@@ -45,7 +45,7 @@ def _isolate_default_scope():
 def _fresh_bad_sample_counts():
     """The bad-sample tracker counts per process (shared with forked workers):
     every test starts from zero, as when run alone."""
-    from mmpad.datasets import bad_samples
+    from mmpad.core import bad_samples
     bad_samples.reset()
     yield
     bad_samples.reset()

@@ -130,7 +130,7 @@ def _print_keys(title: str, keys: List[str], limit: int = 20) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmpad.utils.checkpoint import torch_load_checked
+    from mmpad.core.checkpoint.loading import torch_load_checked
     if not osp.isfile(args.src):
         print(f'error: {args.src}: no such checkpoint', file=sys.stderr)
         return 2

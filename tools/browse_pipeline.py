@@ -48,8 +48,8 @@ FALLBACK_COLOUR = (160, 160, 160)
 
 
 def _load_rois(img_path: str, img: np.ndarray) -> np.ndarray:
-    from mmpad.proposals import generate_proposals, read_roi_file
-    from mmpad.proposals.msip_layout import roi_path_for
+    from mmpad.core.proposals import generate_proposals, read_roi_file
+    from mmpad.pad.msip_layout import roi_path_for
     p = roi_path_for(img_path)
     if osp.exists(p):
         rois, problems = read_roi_file(p)
@@ -60,7 +60,7 @@ def _load_rois(img_path: str, img: np.ndarray) -> np.ndarray:
 
 
 def _crop_transform(config: Optional[str]):
-    from mmpad.datasets.transforms.roi_crop import ObjectSensitiveRandomRoICrop
+    from mmpad.pad.roi_crop import ObjectSensitiveRandomRoICrop
     if config:
         from mmengine.config import Config
         cfg = Config.fromfile(config)
@@ -157,8 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--out', default='browse', help='output folder')
     args = ap.parse_args(argv)
-    from mmpad.proposals import generate_proposals
-    from mmpad.proposals.msip_layout import list_msip_images
+    from mmpad.core.proposals import generate_proposals
+    from mmpad.pad.msip_layout import list_msip_images
 
     np.random.seed(args.seed)
     os.makedirs(args.out, exist_ok=True)

@@ -63,9 +63,9 @@ def main(argv=None) -> int:
         return 2
     import torch
 
-    from mmpad.models.backbones.checkpoint_conversion import (
+    from mmpad.pad.checkpoint_conversion import (
         CheckpointConversionError, convert_pad_checkpoint, extract_state_dict)
-    from mmpad.utils.checkpoint import torch_load_checked
+    from mmpad.core.checkpoint.loading import torch_load_checked
 
     try:
         checkpoint = torch_load_checked(args.src, map_location='cpu')

@@ -13,7 +13,7 @@ Outputs (one or both):
                      xywh, images without proposals dropped (aligndet.md §1.2); the
                      generator settings (preset, NMS threshold) are in "info"
 
-Presets (mmpad.proposals.PRESETS): 'pad' (scale 600, sigma 0.9, min_size 30; size
+Presets (mmpad.core.proposals.PRESETS): 'pad' (scale 600, sigma 0.9, min_size 30; size
 >= 600 px, w,h >= 40, aspect <= 3) and 'aligndet' (SoCo: scale 300, sigma 0.9,
 min_size 100; w,h >= 32, aspect in [1/3, 3], sqrt-area ratio <= 0.8; NMS 0.5 by
 default, --nms none to disable).
@@ -47,8 +47,8 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmpad.proposals import generate_proposals, get_preset, write_roi_file  # noqa: E402
-from mmpad.proposals.msip_layout import list_msip_images, roi_path_for  # noqa: E402
+from mmpad.core.proposals import generate_proposals, get_preset, write_roi_file  # noqa: E402
+from mmpad.pad.msip_layout import list_msip_images, roi_path_for  # noqa: E402
 
 try:
     from tqdm import tqdm

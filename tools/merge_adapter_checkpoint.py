@@ -46,10 +46,10 @@ class CheckpointError(ValueError):
 
 
 def _torch_load_checked():
-    """``mmpad.utils.checkpoint.torch_load_checked`` (weights_only loading
+    """``mmpad.core.checkpoint.loading.torch_load_checked`` (weights_only loading
     with the OpenMMLab allow-list), loaded without ``import mmpad``, which
     would import every host library (seconds) for nothing."""
-    mod = sys.modules.get('mmpad.utils.checkpoint')
+    mod = sys.modules.get('mmpad.core.checkpoint.loading')
     if mod is None:
         spec = importlib.util.spec_from_file_location(
             '_mmpad_utils_checkpoint',

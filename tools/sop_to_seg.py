@@ -26,9 +26,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmpad.models.sop.convert import (CONV_SEG, FUSION_MODES,  # noqa: E402
+from mmpad.sop.convert import (CONV_SEG, FUSION_MODES,  # noqa: E402
                                       ConversionError, sop_to_seg_state_dict)
-from mmpad.models.sop.first_conv import SLICE_MODES  # noqa: E402
+from mmpad.sop.first_conv import SLICE_MODES  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,7 +52,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def load_state_dict(path: str) -> dict:
-    from mmpad.utils.checkpoint import torch_load_checked
+    from mmpad.core.checkpoint.loading import torch_load_checked
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such checkpoint')
     ckpt = torch_load_checked(path, map_location='cpu')

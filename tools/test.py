@@ -36,8 +36,8 @@ def main(argv=None):
     import mmpad  # noqa: F401
     from mmengine.evaluator import DumpResults
     from mmengine.registry import RUNNERS
-    from mmpad.utils import CheckpointMismatchError, ConfigError
-    from mmpad.utils.checkpoint import CheckpointLoadError
+    from mmpad.core import CheckpointMismatchError, ConfigError
+    from mmpad.core.checkpoint.loading import CheckpointLoadError
 
     if not osp.isfile(args.checkpoint):
         print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)

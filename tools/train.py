@@ -64,7 +64,7 @@ def build_cfg(args) -> Config:
         # job script that always passes --resume there is none: start a new run
         # from the config's load_from (the pre-trained weights) instead of from
         # random weights
-        from mmpad.engine.resume import find_resume_checkpoint
+        from mmpad.core.checkpoint.resume import find_resume_checkpoint
         latest = find_resume_checkpoint(cfg.work_dir)
         if latest is not None:
             cfg.resume = True
@@ -87,8 +87,8 @@ def main(argv=None):
     args = parse_args(argv)
     import mmpad  # noqa: F401  (registers mmpad modules, fixes torch.load)
     from mmengine.registry import RUNNERS
-    from mmpad.utils import CheckpointMismatchError, ConfigError
-    from mmpad.utils.checkpoint import CheckpointLoadError
+    from mmpad.core import CheckpointMismatchError, ConfigError
+    from mmpad.core.checkpoint.loading import CheckpointLoadError
 
     try:
         cfg = build_cfg(args)

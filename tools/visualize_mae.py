@@ -56,7 +56,7 @@ def reconstruct(model, inputs: torch.Tensor):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmpad  # noqa: F401
-    from mmpad.utils.visualization import save_image_grid
+    from mmpad.core.visualization import save_image_grid
     from mmengine.dataset import default_collate
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint

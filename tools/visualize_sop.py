@@ -34,7 +34,7 @@ def _overlay(gray: np.ndarray, mask: np.ndarray, color) -> np.ndarray:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmpad  # noqa: F401
-    from mmpad.utils.visualization import save_image_grid
+    from mmpad.core.visualization import save_image_grid
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint

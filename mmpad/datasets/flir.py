@@ -19,7 +19,7 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 
 from mmpad.datasets.synthetic import FLIR_CLASSES
-from mmpad.utils.arg_check import check_choice
+from mmpad.core.arg_check import check_choice
 
 #: FLIR category ids of FLIR_CLASSES, in order
 FLIR_CAT_IDS = (1, 2, 3)

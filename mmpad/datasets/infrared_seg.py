@@ -17,7 +17,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from mmpad.datasets.synthetic import MFNET_CLASSES, SODA_CLASSES
-from mmpad.utils.arg_check import check_choice
+from mmpad.core.arg_check import check_choice
 
 # Pascal-VOC colour map (the first 21 entries), used for SODA's 21 classes
 _VOC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],

@@ -1,9 +1,9 @@
 """``MMPadRunner``: mmengine's Runner plus the two things mmpad configs rely on.
 
-* The config is checked (:func:`mmpad.utils.check_config`) before anything is built,
+* The config is checked (:func:`mmpad.core.check_config`) before anything is built,
   so a misspelled ``type`` or a missing ``data_root`` fails with the field's name.
 * ``--resume`` continues exactly: the checkpoint to resume is the newest complete
-  one (:mod:`mmpad.engine.resume`), an unset seed is taken from it, and
+  one (:mod:`mmpad.core.checkpoint.resume`), an unset seed is taken from it, and
   :class:`~mmpad.engine.hooks.random_state_hook.RandomStateHook` saves and
   restores the RNG states.
 * A NaN or inf loss stops the run naming the iteration and the loss term, before
@@ -20,9 +20,9 @@
   (mmengine's launcher calls ``torch.cuda.set_device`` unconditionally) and DDP is
   built with ``device_ids=None``. GPU runs are untouched.
 * ``load_from`` and ``--resume`` checkpoints are checked against the model before
-  they are loaded (:func:`mmpad.utils.check_checkpoint_compatible`): a checkpoint of
+  they are loaded (:func:`mmpad.core.check_checkpoint_compatible`): a checkpoint of
   another architecture or with other adapter sizes fails with
-  :class:`~mmpad.utils.CheckpointMismatchError` instead of mmengine's warning and
+  :class:`~mmpad.core.CheckpointMismatchError` instead of mmengine's warning and
   a silently random model. ``checkpoint_compat_check = False`` in the config skips
   the check; a dict passes options (e.g. ``dict(min_loaded_fraction=0.2)``).
 
@@ -48,12 +48,12 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from mmpad.engine.config_text import CachedTextConfig
 from mmpad.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
 from mmpad.engine.hooks.random_state_hook import RandomStateHook
-from mmpad.engine.resume import find_resume_checkpoint, pin_resume_seed
-from mmpad.utils.arg_check import check_float
-from mmpad.utils.checkpoint_compat import (CONFIG_KEY,
+from mmpad.core.checkpoint.resume import find_resume_checkpoint, pin_resume_seed
+from mmpad.core.arg_check import check_float
+from mmpad.core.checkpoint.compat import (CONFIG_KEY,
                                            check_checkpoint_compatible,
                                            tensor_state_dict)
-from mmpad.utils.config_check import check_config
+from mmpad.core.config_check import check_config
 
 
 #: seconds a collective may wait for the other ranks when ``env_cfg.dist_cfg``

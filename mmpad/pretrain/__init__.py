@@ -1,14 +1,11 @@
-"""Register mmpad's pre-training modules into mmpretrain's registries.
+"""Register mmpad's modules into mmpretrain's registries (and the host-free ones
+into mmengine's root registries).
 
-Must not import mmdet or mmseg: PAD pre-training runs on mmcv without compiled ops.
+The modules are found by :mod:`mmpad.registration`; none of them imports mmdet
+or mmseg, so PAD pre-training runs on mmcv without compiled ops.
 """
-import mmpad.engine  # noqa: F401
-from mmpad.utils.checkpoint import install_safe_checkpoint_loading
+from mmpad.core.checkpoint import install_safe_checkpoint_loading
+from mmpad.registration import register_host
 
 install_safe_checkpoint_loading()
-import mmpad.models.selfsup  # noqa: F401,E402
-import mmpad.engine.hooks.delayed_scale_hook  # noqa: F401,E402
-import mmpad.engine.hooks.adapter_checkpoint_hook  # noqa: F401,E402
-import mmpad.datasets.msip  # noqa: F401,E402
-import mmpad.datasets.transforms.loading  # noqa: F401,E402
-import mmpad.datasets.transforms.roi_crop  # noqa: F401,E402
+REGISTERED_MODULES = register_host('mmpretrain')

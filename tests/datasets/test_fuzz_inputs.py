@@ -26,14 +26,14 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401
-from mmpad.datasets import bad_samples
-from mmpad.datasets.aligndet_proposals import (AlignDetProposalDataset,
+from mmpad.core import bad_samples
+from mmpad.aligndet.proposal_dataset import (AlignDetProposalDataset,
                                                ProposalFileError)
-from mmpad.datasets.bad_samples import KINDS, BadSampleError, printable
-from mmpad.datasets.msip import MSIPDataset
-from mmpad.datasets.roi_reading import read_rois_reported
+from mmpad.core.bad_samples import KINDS, BadSampleError, printable
+from mmpad.pad.msip import MSIPDataset
+from mmpad.pad.roi_reading import read_rois_reported
 from mmpad.datasets.transforms.loading import LoadImageFromFileSafe
-from mmpad.datasets.transforms.roi_crop import ObjectSensitiveRandomRoICrop
+from mmpad.pad.roi_crop import ObjectSensitiveRandomRoICrop
 
 SEED = 20261201
 

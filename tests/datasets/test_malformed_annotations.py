@@ -9,13 +9,13 @@ import pytest
 from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401
-from mmpad.datasets import bad_samples
-from mmpad.datasets.aligndet_proposals import (AlignDetProposalDataset,
+from mmpad.core import bad_samples
+from mmpad.aligndet.proposal_dataset import (AlignDetProposalDataset,
                                                ProposalFileError, check_box)
-from mmpad.datasets.msip import MSIPDataset
-from mmpad.datasets.roi_reading import read_rois_reported
-from mmpad.datasets.transforms.roi_crop import ObjectSensitiveRandomRoICrop
-from mmpad.proposals.roi_file import parse_roi_text
+from mmpad.pad.msip import MSIPDataset
+from mmpad.pad.roi_reading import read_rois_reported
+from mmpad.pad.roi_crop import ObjectSensitiveRandomRoICrop
+from mmpad.core.proposals.roi_file import parse_roi_text
 
 from bad_data import LogFile, write_good_images
 

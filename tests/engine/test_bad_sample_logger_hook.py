@@ -11,7 +11,7 @@ import pytest
 from mmengine.logging import MessageHub
 
 import mmpad  # noqa: F401
-from mmpad.datasets import bad_samples
+from mmpad.core import bad_samples
 from mmpad.engine.hooks.bad_sample_logger_hook import BadSampleLoggerHook
 
 from bad_data import BAD_IMAGES, BAD_ROI_TEXT, DEEP_PNG, LogFile, write_bad_images

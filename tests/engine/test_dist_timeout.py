@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmpad.engine.runner import (DEFAULT_DIST_TIMEOUT_S, collective_timeout_s,
                                  describe_collective_timeout,
                                  is_collective_timeout)
-from mmpad.utils.arg_check import InvalidArgumentError
+from mmpad.core.arg_check import InvalidArgumentError
 from mmpad_test_utils import REPO, free_port
 
 PAD_CFG = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')

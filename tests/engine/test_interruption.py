@@ -22,7 +22,7 @@ import time
 import pytest
 import torch
 
-from mmpad.utils.checkpoint import torch_load_checked
+from mmpad.core.checkpoint.loading import torch_load_checked
 from mmpad_test_utils import REPO, run_tool, selective_search_proposals
 
 PAD_CFG = 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py'

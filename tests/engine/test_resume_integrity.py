@@ -12,9 +12,9 @@ from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 
 import mmpad  # noqa: F401
-import mmpad.engine.resume as resume
-import mmpad.utils.checkpoint as checkpoint
-from tests.utils.checkpoint_attacks import flip_bytes, toy_cfg
+import mmpad.core.checkpoint.resume as resume
+import mmpad.core.checkpoint.loading as checkpoint
+from tests.core.checkpoint.checkpoint_attacks import flip_bytes, toy_cfg
 
 
 class _Killed(Exception):

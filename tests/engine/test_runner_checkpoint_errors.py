@@ -12,7 +12,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import save_checkpoint
 
 import mmpad  # noqa: F401
-from mmpad.utils import CheckpointMismatchError
+from mmpad.core import CheckpointMismatchError
 from mmpad_test_utils import REPO, run_tool
 
 PAD_DEMO = 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py'

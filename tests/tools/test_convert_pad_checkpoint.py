@@ -11,9 +11,9 @@ pytest.importorskip('mmseg')
 import mmpad  # noqa: F401,E402
 from mmpad_test_utils import REPO, run_tool  # noqa: E402
 
-from mmpad.models.backbones.pad_mae_seg import PADMAE  # noqa: E402
-from mmpad.models.backbones.pad_vit_det import PADViTDet  # noqa: E402
-from mmpad.models.backbones.pretrained_loading import (  # noqa: E402
+from mmpad.pad.pad_mae_seg import PADMAE  # noqa: E402
+from mmpad.pad.pad_vit_det import PADViTDet  # noqa: E402
+from mmpad.core.checkpoint.pretrained import (  # noqa: E402
     load_pretrained_backbone, read_backbone_state_dict)
 
 
@@ -24,7 +24,7 @@ def _load(path, name):
     return module
 
 
-factory = _load('tests/models/backbones/pad_ckpt_factory.py', 'pad_ckpt_factory')
+factory = _load('tests/pad/pad_ckpt_factory.py', 'pad_ckpt_factory')
 tool = _load('tools/convert_pad_checkpoint.py', 'convert_pad_checkpoint')
 
 ADAPTER = dict(bottleneck=16, dropout=0.1, scale_mode='concat')
@@ -203,7 +203,7 @@ def test_qv_bias_split_is_exact(pad_state_dict):
     same constant, so the attention output is unchanged."""
     from mmseg.models.backbones.beit import BEiTAttention
 
-    from mmpad.models.backbones.checkpoint_conversion import \
+    from mmpad.pad.checkpoint_conversion import \
         convert_pad_checkpoint
     out, _ = convert_pad_checkpoint(pad_state_dict, 'seg', num_heads=2,
                                     qv_bias=True)

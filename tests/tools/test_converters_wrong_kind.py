@@ -24,7 +24,7 @@ def _tool(name):
 @pytest.fixture(scope='module')
 def kinds(tmp_path_factory):
     """One small checkpoint of each kind, in the layout its trainer saves."""
-    factory = _load('tests/models/backbones/pad_ckpt_factory.py',
+    factory = _load('tests/pad/pad_ckpt_factory.py',
                     '_wrong_kind_factory')
     zeros = torch.zeros
     detector = {'backbone.conv1.weight': zeros(8, 3, 7, 7),

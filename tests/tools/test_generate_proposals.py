@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmpad.proposals import generate_proposals, read_roi_file
+from mmpad.core.proposals import generate_proposals, read_roi_file
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))), 'tools'))

@@ -51,7 +51,7 @@ def ckpts(tmp_path_factory):
 
 
 def _load(path):
-    from mmpad.utils.checkpoint import torch_load_checked
+    from mmpad.core.checkpoint.loading import torch_load_checked
     return torch_load_checked(str(path))
 
 

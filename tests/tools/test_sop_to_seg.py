@@ -5,7 +5,7 @@ import sys
 import torch
 
 import mmpad  # noqa: F401
-from tests.models.sop.tiny_sop import build, deeplab_cfg
+from tests.sop.tiny_sop import build, deeplab_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tools'))

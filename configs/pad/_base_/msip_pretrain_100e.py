@@ -13,7 +13,7 @@ runner_type = 'MMPadRunner'
 
 # ---------------------------------------------------------------- data (§2, §3)
 # MSIP normalisation (pad.md §3.3, D3): mean 0.3801, std 0.1871 on [0, 1] pixels;
-# the same numbers as mmpad.datasets.msip.MSIP_MEAN / MSIP_STD.
+# the same numbers as mmpad.pad.msip.MSIP_MEAN / MSIP_STD.
 msip_mean = [96.9255, 96.9255, 96.9255]
 msip_std = [47.7105, 47.7105, 47.7105]
 data_root = 'data/msip/'

@@ -1,7 +1,7 @@
 # SOP model pieces shared by the pre-training configs: the 6-channel data
 # preprocessor and the binary-mode settings of the downstream heads (sop.md §3 "Head", §8):
 # one output channel, threshold 0.5, BCE-with-logits + Dice 1:1 (aux head 0.4).
-# BinaryDiceLoss instead of mmseg's DiceLoss: see mmpad/models/sop/binary_dice_loss.py.
+# BinaryDiceLoss instead of mmseg's DiceLoss: see mmpad/sop/binary_dice_loss.py.
 sop_data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53] * 2,

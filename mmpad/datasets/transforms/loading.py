@@ -1,5 +1,5 @@
 """``LoadImageFromFileSafe``: mmcv's ``LoadImageFromFile`` that recognises bad image
-files, reports them (:mod:`mmpad.datasets.bad_samples`) and skips them.
+files, reports them (:mod:`mmpad.core.bad_samples`) and skips them.
 
 Registered in mmengine's root ``TRANSFORMS`` registry (the one mmcv's transforms live
 in), so mmpretrain, mmdet and mmseg configs all find it by ``type``.
@@ -21,10 +21,10 @@ from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmengine.registry import TRANSFORMS
 
-from mmpad.datasets import bad_samples
-from mmpad.datasets.image_check import (JPEG_MAGIC, PNG_MAGIC,
+from mmpad.core import bad_samples
+from mmpad.core.image_check import (JPEG_MAGIC, PNG_MAGIC,
                                         inspect_image_bytes)
-from mmpad.utils.arg_check import (check_bool, check_choice, check_int,
+from mmpad.core.arg_check import (check_bool, check_choice, check_int,
                                    check_size)
 
 _JPEG = JPEG_MAGIC
@@ -58,7 +58,7 @@ _BENIGN_EXTRANEOUS_BYTES = 64
 
 
 def check_image_bytes(data: bytes) -> Optional[Tuple[str, str]]:
-    """Problems visible without decoding (:func:`mmpad.datasets.image_check.
+    """Problems visible without decoding (:func:`mmpad.core.image_check.
     inspect_image_bytes`): ``None`` or ``(kind, problem)`` with kind
     ``'empty_file'``, ``'truncated'`` (a JPEG that ends before its first EOI, a PNG
     that ends before IEND, a BMP / WebP shorter than its header says) or
@@ -149,11 +149,11 @@ class LoadImageFromFileSafe(LoadImageFromFile):
 
     On a good 8-bit file it returns exactly what ``LoadImageFromFile`` returns; the
     extra checks look at the first and last bytes of the file, which is already in
-    memory. A bad file is reported with :func:`mmpad.datasets.bad_samples.report`
+    memory. A bad file is reported with :func:`mmpad.core.bad_samples.report`
     (one warning per file per run, counted, even across DataLoader workers) and the
     transform returns ``None``, on which mmengine's ``BaseDataset`` draws another
     sample (training); with ``strict=True`` it raises
-    :class:`~mmpad.datasets.bad_samples.BadSampleError` naming the file.
+    :class:`~mmpad.core.bad_samples.BadSampleError` naming the file.
 
     Detected: missing / unreadable file (``unreadable``), zero bytes
     (``empty_file``), a JPEG that ends before its end-of-image marker (OpenCV

@@ -1,4 +1,4 @@
-"""Log the bad-data totals of :mod:`mmpad.datasets.bad_samples` during training.
+"""Log the bad-data totals of :mod:`mmpad.core.bad_samples` during training.
 
     default_hooks = dict(bad_samples=dict(type='BadSampleLoggerHook'))
 
@@ -13,21 +13,21 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
-from mmpad.datasets import bad_samples
-from mmpad.utils.arg_check import check_int
+from mmpad.core import bad_samples
+from mmpad.core.arg_check import check_int
 
 
 @HOOKS.register_module()
 class BadSampleLoggerHook(Hook):
     """Put the number of bad files into the message hub as ``train/bad_samples``
     (so it appears in every training log line and in ``scalars.json``) and log the
-    :func:`~mmpad.datasets.bad_samples.summary` (skipped / converted / cleaned,
+    :func:`~mmpad.core.bad_samples.summary` (skipped / converted / cleaned,
     per kind) at each logging interval where a new bad file was met, and always at
     the end of training.
 
     ``bad_samples`` counts distinct files skipped or cleaned (a 16-bit image that
     was converted is not bad); the totals are those of the whole process, including
-    DataLoader workers forked from it (see :mod:`mmpad.datasets.bad_samples`) and
+    DataLoader workers forked from it (see :mod:`mmpad.core.bad_samples`) and
     files read when the datasets were built (proposal files).
 
     Args:

@@ -19,7 +19,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from mmpad.utils.arg_check import check_choice, check_int
+from mmpad.core.arg_check import check_choice, check_int
 
 
 class NonFiniteLossError(FloatingPointError):

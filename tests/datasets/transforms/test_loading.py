@@ -9,8 +9,8 @@ from mmcv.transforms import LoadImageFromFile
 from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401  (registers the transform)
-from mmpad.datasets import bad_samples
-from mmpad.datasets.bad_samples import BadSampleError
+from mmpad.core import bad_samples
+from mmpad.core.bad_samples import BadSampleError
 from mmpad.datasets.transforms.loading import LoadImageFromFileSafe
 
 from bad_data import (BAD_IMAGES, DEEP_MAX, DEEP_PNG, LogFile, encode,

@@ -16,12 +16,12 @@ from mmcv.transforms import LoadImageFromFile
 from mmengine.logging import MMLogger
 
 import mmpad  # noqa: F401  (registers the transform)
-from mmpad.datasets import bad_samples
-from mmpad.datasets.bad_samples import BadSampleError, printable
-from mmpad.datasets.image_check import inspect_image_bytes
+from mmpad.core import bad_samples
+from mmpad.core.bad_samples import BadSampleError, printable
+from mmpad.core.image_check import inspect_image_bytes
 from mmpad.datasets.transforms.loading import (DEFAULT_MAX_PIXELS,
                                                LoadImageFromFileSafe)
-from mmpad.utils.arg_check import InvalidArgumentError
+from mmpad.core.arg_check import InvalidArgumentError
 
 from bad_data import encode, infrared_like
 

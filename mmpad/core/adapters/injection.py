@@ -1,0 +1,180 @@
+"""Put patchwise-scale adapters into the blocks of an existing ViT.
+
+Host-agnostic (torch + mmengine only). A host registers, once per block class,
+an *adapted* subclass that only overrides ``forward`` (pad.md §1.2)::
+
+    @register_adapted_layer(TransformerEncoderLayer)
+    class PADTransformerEncoderLayer(TransformerEncoderLayer):
+        def forward(self, x): ...   # uses self.adapter
+
+:func:`inject_adapters` then switches every block of a built backbone to its
+adapted class and adds ``block.adapter``. No stock submodule is moved or renamed,
+so ImageNet checkpoints load unchanged and the only new keys are
+``layers.<i>.adapter.*``.
+
+:class:`AdapterBackboneMixin` turns any backbone class whose blocks live in
+``self.layers`` into its adapter-equipped version (``class PADMAEViT(
+AdapterBackboneMixin, MAEViT)``).
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import torch.nn as nn
+
+from mmpad.core.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter, check_adapter_cfg
+
+_ADAPTED_LAYERS: Dict[type, type] = {}
+
+
+def register_adapted_layer(base: type):
+    """Class decorator: ``adapted`` is the adapter-equipped twin of ``base``.
+
+    The adapted class must subclass ``base`` and must not define ``__init__``
+    state other than what :func:`inject_adapters` adds (``self.adapter``). It
+    may define a classmethod ``check_adaptable(layer)`` that raises if a given
+    block's configuration is not supported.
+    """
+
+    def decorator(adapted: type) -> type:
+        if not issubclass(adapted, base):
+            raise TypeError(f'{adapted.__name__} must subclass {base.__name__}')
+        _ADAPTED_LAYERS[base] = adapted
+        return adapted
+
+    return decorator
+
+
+def adapted_layer_types() -> Dict[type, type]:
+    """A copy of the base-class -> adapted-class table."""
+    return dict(_ADAPTED_LAYERS)
+
+
+def _layer_embed_dims(layer: nn.Module) -> int:
+    dims = getattr(layer, 'embed_dims', None)
+    if isinstance(dims, int):
+        return dims
+    for module in layer.modules():  # first LayerNorm: ln1 / norm1
+        if isinstance(module, nn.LayerNorm):
+            return int(module.normalized_shape[-1])
+    raise ValueError(f'Cannot tell the width of {type(layer).__name__}: it has '
+                     'no `embed_dims` attribute and no LayerNorm')
+
+
+def inject_adapters(layers: Sequence[nn.Module],
+                    bottleneck: int = 64,
+                    dropout: float = 0.1,
+                    scale_mode: str = 'concat',
+                    constant: float = 0.5) -> List[PatchwiseScaleAdapter]:
+    """Add one adapter to every block of ``layers`` (in place).
+
+    Args:
+        layers: the blocks, e.g. ``backbone.layers`` (block i gets
+            ``layer_idx=i``, ``num_layers=len(layers)``).
+        bottleneck, dropout, scale_mode, constant: see
+            :class:`PatchwiseScaleAdapter`.
+
+    Returns:
+        The new adapters, in block order.
+    """
+    check_adapter_cfg('inject_adapters', 'adapter settings',
+                      dict(bottleneck=bottleneck, dropout=dropout,
+                           scale_mode=scale_mode, constant=constant))
+    adapters = []
+    num_layers = len(layers)
+    for idx, layer in enumerate(layers):
+        base = type(layer)
+        if base in _ADAPTED_LAYERS.values():
+            raise RuntimeError(f'Block {idx} ({base.__name__}) already has an '
+                               'adapter; inject_adapters was called twice')
+        adapted = _ADAPTED_LAYERS.get(base)
+        if adapted is None:
+            known = ', '.join(sorted(b.__name__ for b in _ADAPTED_LAYERS))
+            raise TypeError(
+                f'Block {idx} is a {base.__module__}.{base.__name__}, which has '
+                f'no adapter-equipped twin registered (known: {known or "none"}'
+                '). Register one with @register_adapted_layer.')
+        check = getattr(adapted, 'check_adaptable', None)
+        if check is not None:
+            check(layer)  # raises with a message if the block cannot work
+        adapter = PatchwiseScaleAdapter(
+            _layer_embed_dims(layer),
+            bottleneck=bottleneck,
+            dropout=dropout,
+            scale_mode=scale_mode,
+            layer_idx=idx,
+            num_layers=num_layers,
+            constant=constant)
+        ref = next(layer.parameters(), None)
+        if ref is not None:
+            adapter.to(device=ref.device, dtype=ref.dtype)
+        layer.__class__ = adapted
+        layer.add_module('adapter', adapter)
+        adapters.append(adapter)
+    return adapters
+
+
+def iter_adapters(model: nn.Module) -> Iterator[PatchwiseScaleAdapter]:
+    """Every :class:`PatchwiseScaleAdapter` in ``model`` (model wrappers
+    included, since they are ``nn.Module`` containers)."""
+    for module in model.modules():
+        if isinstance(module, PatchwiseScaleAdapter):
+            yield module
+
+
+def set_scale_detached(model: nn.Module, detached: bool) -> int:
+    """Set ``detach_scale`` on every adapter with a learned scale.
+
+    Returns:
+        The number of adapters whose scale is learned (and was set).
+    """
+    count = 0
+    for adapter in iter_adapters(model):
+        if adapter.learned_scale:
+            adapter.detach_scale = detached
+            count += 1
+    return count
+
+
+def _is_pretrained_init(init_cfg) -> bool:
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(
+        isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
+
+
+class AdapterBackboneMixin:
+    """Mixin placed before a ViT backbone class whose blocks are
+    ``self.layers``: builds the stock backbone, then injects the adapters.
+
+    Args:
+        adapter_cfg (dict, optional): keyword arguments of
+            :func:`inject_adapters` (``bottleneck``, ``dropout``,
+            ``scale_mode``, ``constant``). Defaults to the PAD settings.
+
+    ``init_weights`` runs the stock backbone init with the adapters detached
+    (so stock init code that walks every ``nn.Linear``, such as MoCo v3's, sees
+    exactly the stock model), then gives the adapters their pad.md §1.4 init.
+    With a ``Pretrained`` ``init_cfg`` the adapters stay attached, so a PAD
+    checkpoint loads them.
+    """
+
+    def __init__(self, *args, adapter_cfg: Optional[dict] = None, **kwargs):
+        adapter_cfg = check_adapter_cfg(type(self).__name__, 'adapter_cfg',
+                                        adapter_cfg)
+        super().__init__(*args, **kwargs)
+        self.adapter_cfg = dict(adapter_cfg or {})
+        inject_adapters(self.layers, **self.adapter_cfg)
+
+    def init_weights(self) -> None:
+        if _is_pretrained_init(getattr(self, 'init_cfg', None)):
+            super().init_weights()
+            return
+        detached = [(layer, layer._modules.pop('adapter'))
+                    for layer in self.layers if 'adapter' in layer._modules]
+        try:
+            super().init_weights()
+        finally:
+            for layer, adapter in detached:
+                layer._modules['adapter'] = adapter
+        for _, adapter in detached:
+            adapter.init_weights()

@@ -1,0 +1,18 @@
+"""PAD, pre-training with adapters: patchwise-scale adapters in every block of a
+frozen ImageNet ViT, for any mmpretrain self-supervised algorithm, and the same
+adapted ViT as the backbone of mmdet detectors and mmseg segmentors.
+
+* mmpretrain: :mod:`.pad_layers` (adapted blocks), :mod:`.pad_backbones`
+  (``PADMAEViT``, ...), :mod:`.pad_algorithm` (the ``PAD`` wrapper),
+  :mod:`.delayed_scale_hook`, :mod:`.adapter_checkpoint_hook`, :mod:`.msip`
+  (the MSIP data set), :mod:`.roi_crop` (object-sensitive random RoI cropping);
+* mmdet: :mod:`.pad_vit_det` (``PADViTDet``), :mod:`.simple_fpn`;
+* mmseg: :mod:`.pad_mae_seg` (``PADMAESeg``);
+* host-free: :mod:`.checkpoint_conversion` (pre-training -> downstream weights),
+  :mod:`.adapter_merge` (adapter-only checkpoints), :mod:`.msip_layout`.
+
+Every registered name is an attribute of this package, imported on first use.
+"""
+from mmpad.registration import lazy_exports
+
+__all__, __getattr__ = lazy_exports(__name__)

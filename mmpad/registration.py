@@ -1,0 +1,180 @@
+"""Which mmpad modules register into which host, read from the modules themselves.
+
+No list is kept by hand: each module of the package is read as text (not run) for
+
+* the host libraries it needs: ``mmpretrain``, ``mmdet``, ``mmseg`` imported
+  directly, or through another mmpad module it imports (transitively);
+* the names it registers: a class or function decorated with
+  ``@<REGISTRY>.register_module(...)``.
+
+:func:`register_host` imports every registering module a host can run, which is
+what ``import mmpad.pretrain`` / ``mmpad.det`` / ``mmpad.seg`` do:
+
+========== ===============================================================
+host       registering modules imported: those whose hosts are a subset of
+========== ===============================================================
+mmpretrain {mmpretrain}
+mmdet      {mmdet, mmpretrain}
+mmseg      {mmseg, mmpretrain}
+========== ===============================================================
+
+(mmpad's ViT backbones for mmdet and mmseg build on mmpretrain's layers, so
+mmpretrain comes with both; a module needing no host is imported by all three.)
+
+so ``mmpad.pretrain`` never imports mmdet or mmseg. :func:`lazy_exports` gives a
+method package (``mmpad.pad``, ``mmpad.aligndet``, ``mmpad.sop``, ...) the names
+its modules register as attributes, each imported on first use, so that
+``from mmpad.pad import PADViTDet`` works and ``import mmpad.pad`` alone imports
+no host library.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import os.path as osp
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, FrozenSet, List, Tuple
+
+HOSTS = ('mmpretrain', 'mmdet', 'mmseg')
+PACKAGE = 'mmpad'
+ROOT = osp.dirname(osp.abspath(__file__))
+
+#: host -> the hosts a module it imports may need.
+ALLOWED: Dict[str, FrozenSet[str]] = {
+    'mmpretrain': frozenset({'mmpretrain'}),
+    'mmdet': frozenset({'mmdet', 'mmpretrain'}),
+    'mmseg': frozenset({'mmseg', 'mmpretrain'}),
+}
+# ``from mmdet.x import y`` / ``import mmseg`` at any indentation (lazy imports
+# inside functions count: the module needs the host to work).
+_HOST_IMPORT = re.compile(
+    r'^\s*(?:from|import)\s+(' + '|'.join(HOSTS) + r')\b', re.M)
+_MMPAD_IMPORT = re.compile(
+    r'^[ \t]*(?:from\s+(mmpad(?:\.\w+)*)\s+import\s+(\([^)]*\)|[\w \t,]*)'
+    r'|import\s+(mmpad(?:\.\w+)*))', re.M)
+_REGISTERED = re.compile(
+    r'^@\w+\.register_module\((?P<args>[^)]*)\)\s*\n'
+    r'(?:@.*\n)*(?:class|def)\s+(?P<name>\w+)', re.M)
+_NAME_ARG = re.compile(r"name\s*=\s*['\"](\w+)['\"]")
+# the modules that make up the registration itself, not registered modules
+_SKIP = {'mmpad', 'mmpad.registration', 'mmpad.pretrain', 'mmpad.det',
+         'mmpad.seg'}
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What :func:`scan` read from one module of the package."""
+    name: str                     #: dotted module name
+    direct_hosts: FrozenSet[str]  #: hosts imported by the module itself
+    imports: Tuple[str, ...]      #: mmpad modules it imports
+    registered: Tuple[str, ...]   #: names it registers
+    hosts: FrozenSet[str] = field(default=frozenset())  #: transitive hosts
+
+
+def _module_name(path: str) -> str:
+    rel = osp.relpath(path, osp.dirname(ROOT))[:-3].replace(os.sep, '.')
+    return rel[:-len('.__init__')] if rel.endswith('.__init__') else rel
+
+
+def _resolve(target: str, known: Dict[str, str]) -> str:
+    """``mmpad.a.b.c`` -> the longest known module prefix (``c`` may be a name)."""
+    while target and target not in known:
+        target = target.rpartition('.')[0]
+    return target
+
+
+@functools.lru_cache(maxsize=1)
+def scan() -> Dict[str, ModuleInfo]:
+    """Read every module of the package; dotted name -> :class:`ModuleInfo`."""
+    sources: Dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(('.', '__')))
+        for fname in sorted(filenames):
+            if fname.endswith('.py'):
+                path = osp.join(dirpath, fname)
+                with open(path, encoding='utf-8') as f:
+                    sources[_module_name(path)] = f.read()
+    raw: Dict[str, ModuleInfo] = {}
+    for name, text in sources.items():
+        imports = []
+        for package, names, plain in _MMPAD_IMPORT.findall(text):
+            targets = [plain] if plain else [package] + [
+                f'{package}.{n}' for n in re.findall(r'\w+', names)
+                if f'{package}.{n}' in sources]  # ``from pkg import module``
+            for target in targets:
+                resolved = _resolve(target, sources)
+                if resolved and resolved != name:
+                    imports.append(resolved)
+        registered = []
+        for m in _REGISTERED.finditer(text):
+            alias = _NAME_ARG.search(m.group('args'))
+            registered.append(m.group('name'))
+            if alias and alias.group(1) != m.group('name'):
+                registered.append(alias.group(1))
+        raw[name] = ModuleInfo(name, frozenset(_HOST_IMPORT.findall(text)),
+                               tuple(dict.fromkeys(imports)),
+                               tuple(dict.fromkeys(registered)))
+
+    done: Dict[str, FrozenSet[str]] = {}
+
+    def hosts_of(name: str, stack: Tuple[str, ...] = ()) -> FrozenSet[str]:
+        if name in done:
+            return done[name]
+        info = raw[name]
+        found = set(info.direct_hosts)
+        for dep in info.imports:
+            # package __init__ files are lazy (see lazy_exports): importing one
+            # does not pull in its modules' hosts
+            if dep not in stack and dep not in _SKIP:
+                found |= hosts_of(dep, stack + (name,))
+        done[name] = frozenset(found)
+        return done[name]
+
+    return {n: ModuleInfo(i.name, i.direct_hosts, i.imports, i.registered,
+                          hosts_of(n))
+            for n, i in raw.items()}
+
+
+def modules_for(host: str) -> List[str]:
+    """The registering modules ``register_host(host)`` imports, in name order."""
+    if host not in ALLOWED:
+        raise ValueError(f'unknown host {host!r}; one of {HOSTS}')
+    allowed = ALLOWED[host]
+    out = []
+    for name, info in sorted(scan().items()):
+        if name in _SKIP or not info.registered:
+            continue
+        if info.hosts <= allowed:
+            out.append(name)
+    return out
+
+
+def register_host(host: str) -> List[str]:
+    """Import every module that registers into ``host`` (see the table above)."""
+    names = modules_for(host)
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def lazy_exports(package: str) -> Tuple[List[str], Callable[[str], object]]:
+    """``__all__`` and a module ``__getattr__`` for ``package``: every name its
+    modules register, imported from its module on first access."""
+    prefix = package + '.'
+    where: Dict[str, str] = {}
+    for name, info in sorted(scan().items()):
+        if name.startswith(prefix):
+            for reg in info.registered:
+                where.setdefault(reg, name)
+
+    def __getattr__(attr: str) -> object:
+        module = where.get(attr)
+        if module is None:
+            raise AttributeError(
+                f'module {package!r} has no attribute {attr!r}')
+        return getattr(importlib.import_module(module), attr)
+
+    return sorted(where), __getattr__
