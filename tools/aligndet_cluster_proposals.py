@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""Give every proposal a cluster id for AlignDet's DETR pre-training (aligndet spec
-§1.2, issue #13, decision D9).
+"""Give every proposal a cluster id for AlignDet's DETR pre-training.
 
 DETR's Hungarian matching needs classes, so each selective-search proposal gets
 the id of its cluster of appearance features:
@@ -11,6 +10,9 @@ the id of its cluster of appearance features:
 2. PCA to ``--pca-dim`` (256), from a streaming covariance;
 3. k-means with ``--clusters`` (256) centres, k-means++ initialisation with a fixed
    seed, Lloyd iterations until no assignment changes.
+
+Steps 2 and 3 are :mod:`mmpad.aligndet.clustering`; this tool reads the proposals,
+extracts the features and writes the result.
 
 The output is the proposal file with categories ``cluster_1 .. cluster_K`` and each
 annotation's ``category_id`` set to its cluster (``..._cluster-id-as-class.json``).
@@ -38,6 +40,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+
+from mmpad.aligndet.clustering import StreamingCovariance, kmeans, pca_project
 
 DEFAULT_BACKBONE = dict(
     type='ResNet', depth=50, num_stages=4, out_indices=(3, ), frozen_stages=4,
@@ -143,86 +147,6 @@ def roi_features(backbone: torch.nn.Module, img: torch.Tensor,
     return feats.mean(dim=(2, 3)).float().cpu()
 
 
-# ---------------------------------------------------------- PCA / k-means --
-class StreamingCovariance:
-    """Mean and covariance of row vectors seen in chunks (float64)."""
-
-    def __init__(self, dim: int) -> None:
-        self.n = 0
-        self.total = torch.zeros(dim, dtype=torch.float64)
-        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
-
-    def update(self, x: torch.Tensor) -> None:
-        x = x.double()
-        self.n += x.size(0)
-        self.total += x.sum(0)
-        self.outer += x.t() @ x
-
-    def pca(self, dim: int) -> Tuple[torch.Tensor, torch.Tensor, float]:
-        """Mean (C,), components (C, dim) and the explained variance ratio."""
-        if self.n < 2:
-            raise ValueError('PCA needs at least 2 proposals')
-        mean = self.total / self.n
-        cov = (self.outer - self.n * torch.outer(mean, mean)) / (self.n - 1)
-        values, vectors = torch.linalg.eigh(cov)
-        order = values.argsort(descending=True)[:dim]
-        ratio = float(values[order].clamp(min=0).sum() /
-                      values.clamp(min=0).sum().clamp(min=1e-12))
-        return mean.float(), vectors[:, order].float(), ratio
-
-
-def _sq_distances(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    return (x.pow(2).sum(1, keepdim=True) - 2 * x @ centres.t() +
-            centres.pow(2).sum(1)[None]).clamp(min=0)
-
-
-def _nearest(x: torch.Tensor, centres: torch.Tensor,
-             chunk: int = 65536) -> torch.Tensor:
-    return torch.cat([_sq_distances(x[i:i + chunk], centres).argmin(1)
-                      for i in range(0, x.size(0), chunk)])
-
-
-def kmeans(x: torch.Tensor, k: int, iters: int = 100,
-           seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, int]:
-    """Lloyd's k-means with k-means++ initialisation.
-
-    Args:
-        x: (N, D) points.
-
-    Returns:
-        centres (k, D), assignment (N,) in ``[0, k)``, iterations run.
-    """
-    n = x.size(0)
-    if n < k:
-        raise ValueError(f'k-means needs at least k={k} points, got {n}')
-    g = torch.Generator().manual_seed(seed)
-    centres = x[torch.randint(n, (1, ), generator=g)]
-    closest = _sq_distances(x, centres).squeeze(1)
-    for _ in range(1, k):
-        probs = closest / closest.sum() if closest.sum() > 0 else \
-            torch.full_like(closest, 1.0 / n)
-        new = x[torch.multinomial(probs, 1, generator=g)]
-        centres = torch.cat([centres, new])
-        closest = torch.minimum(closest, _sq_distances(x, new).squeeze(1))
-    assign = _nearest(x, centres)
-    it = 0
-    for it in range(1, iters + 1):
-        counts = torch.bincount(assign, minlength=k)
-        sums = torch.zeros_like(centres).index_add_(0, assign, x)
-        empty = counts == 0
-        centres = torch.where(empty[:, None], centres,
-                              sums / counts.clamp(min=1)[:, None])
-        if empty.any():  # re-seed empty clusters with the farthest points
-            far = _sq_distances(x, centres).min(1).values.topk(
-                int(empty.sum())).indices
-            centres[empty] = x[far]
-        new_assign = _nearest(x, centres)
-        if torch.equal(new_assign, assign):
-            break
-        assign = new_assign
-    return centres, assign, it
-
-
 # -------------------------------------------------------------------- main --
 def main(argv=None) -> int:
     args = parse_args(argv)
@@ -272,11 +196,7 @@ def main(argv=None) -> int:
 
     dim = min(args.pca_dim, features.shape[1])
     mean, components, explained = cov.pca(dim)
-    reduced = torch.empty(num, dim)
-    for i in range(0, num, 65536):
-        chunk = torch.from_numpy(np.asarray(features[i:i + 65536],
-                                            dtype=np.float32))
-        reduced[i:i + 65536] = (chunk - mean) @ components
+    reduced = pca_project(features, mean, components)
     del features
     if not args.work_dir:
         os.remove(feature_file)

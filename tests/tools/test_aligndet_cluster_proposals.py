@@ -1,10 +1,9 @@
 """tools/aligndet_cluster_proposals.py: RoI features -> PCA -> k-means cluster ids
-for DETR pre-training."""
+for DETR pre-training, end to end (the PCA and k-means functions themselves:
+tests/aligndet/test_clustering.py)."""
 import json
 import os.path as osp
 
-import pytest
-import torch
 from mmengine.config import Config
 
 from mmpad_test_utils import gt_boxes_as_proposals
@@ -14,35 +13,6 @@ TINY_BACKBONE = dict(
     type='ResNet', depth=18, base_channels=8, num_stages=4, out_indices=(3, ),
     frozen_stages=4, norm_cfg=dict(type='BN', requires_grad=False),
     norm_eval=True, style='pytorch', init_cfg=None)
-
-
-def test_kmeans_recovers_separated_blobs():
-    g = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[0., 0.], [10., 0.], [0., 10.], [10., 10.]])
-    truth = torch.arange(4).repeat_interleave(50)
-    x = centres[truth] + 0.5 * torch.randn(200, 2, generator=g)
-    _, assign, iters = clustering.kmeans(x, 4, seed=3)
-    # every true blob maps to exactly one cluster and vice versa
-    pairs = set(zip(truth.tolist(), assign.tolist()))
-    assert len(pairs) == 4 and len({a for _, a in pairs}) == 4
-    assert iters < 100
-    with pytest.raises(ValueError, match='at least k=5'):
-        clustering.kmeans(x[:4], 5)
-
-
-def test_streaming_pca_matches_batch_pca():
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(300, 6, generator=g) @ torch.randn(6, 6, generator=g)
-    cov = clustering.StreamingCovariance(6)
-    for chunk in x.split(70):
-        cov.update(chunk)
-    mean, comps, ratio = cov.pca(3)
-    assert torch.allclose(mean, x.mean(0), atol=1e-5)
-    _, s, v = torch.linalg.svd(x - x.mean(0), full_matrices=False)
-    for i in range(3):  # same principal directions, up to sign
-        assert abs(float(comps[:, i] @ v[i])) == pytest.approx(1.0, abs=1e-4)
-    assert ratio == pytest.approx(float((s[:3] ** 2).sum() / (s ** 2).sum()),
-                                  abs=1e-5)
 
 
 def test_cluster_ids_written_as_classes(demo_data, tmp_path, capsys):
