@@ -51,16 +51,23 @@ ALLOWED: Dict[str, FrozenSet[str]] = {
 # inside functions count: the module needs the host to work).
 _HOST_IMPORT = re.compile(
     r'^\s*(?:from|import)\s+(' + '|'.join(HOSTS) + r')\b', re.M)
-_MMPAD_IMPORT = re.compile(
-    r'^[ \t]*(?:from\s+(mmpad(?:\.\w+)*)\s+import\s+(\([^)]*\)|[\w \t,]*)'
-    r'|import\s+(mmpad(?:\.\w+)*))', re.M)
+
+
+@functools.lru_cache(maxsize=4)
+def _import_pattern(package: str) -> 're.Pattern[str]':
+    """``from <package>.a import b, c`` / ``import <package>.a`` at any indentation."""
+    dotted = re.escape(package) + r'(?:\.\w+)*'
+    return re.compile(
+        rf'^[ \t]*(?:from\s+({dotted})\s+import\s+(\([^)]*\)|[\w \t,]*)'
+        rf'|import\s+({dotted}))', re.M)
+
+
 _REGISTERED = re.compile(
     r'^@\w+\.register_module\((?P<args>[^)]*)\)\s*\n'
     r'(?:@.*\n)*(?:class|def)\s+(?P<name>\w+)', re.M)
 _NAME_ARG = re.compile(r"name\s*=\s*['\"](\w+)['\"]")
 # the modules that make up the registration itself, not registered modules
-_SKIP = {'mmpad', 'mmpad.registration', 'mmpad.pretrain', 'mmpad.det',
-         'mmpad.seg'}
+_ENTRIES = ('', '.registration', '.pretrain', '.det', '.seg')
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,14 @@ class ModuleInfo:
     direct_hosts: FrozenSet[str]  #: hosts imported by the module itself
     imports: Tuple[str, ...]      #: mmpad modules it imports
     registered: Tuple[str, ...]   #: names it registers
+    #: (registered name, attribute of the module holding it), with each
+    #: attribute also exported under its own name
+    exports: Tuple[Tuple[str, str], ...] = ()
     hosts: FrozenSet[str] = field(default=frozenset())  #: transitive hosts
 
 
-def _module_name(path: str) -> str:
-    rel = osp.relpath(path, osp.dirname(ROOT))[:-3].replace(os.sep, '.')
+def _module_name(path: str, root: str) -> str:
+    rel = osp.relpath(path, osp.dirname(root))[:-3].replace(os.sep, '.')
     return rel[:-len('.__init__')] if rel.endswith('.__init__') else rel
 
 
@@ -85,39 +95,43 @@ def _resolve(target: str, known: Dict[str, str]) -> str:
     return target
 
 
-@functools.lru_cache(maxsize=1)
-def scan() -> Dict[str, ModuleInfo]:
-    """Read every module of the package; dotted name -> :class:`ModuleInfo`."""
+@functools.lru_cache(maxsize=4)
+def scan(root: str = ROOT) -> Dict[str, ModuleInfo]:
+    """Read every module of the package at ``root`` (default: mmpad itself);
+    dotted name -> :class:`ModuleInfo`."""
+    package = osp.basename(root)
     sources: Dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(ROOT):
+    for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames
                              if not d.startswith(('.', '__')))
         for fname in sorted(filenames):
             if fname.endswith('.py'):
                 path = osp.join(dirpath, fname)
                 with open(path, encoding='utf-8') as f:
-                    sources[_module_name(path)] = f.read()
+                    sources[_module_name(path, root)] = f.read()
     raw: Dict[str, ModuleInfo] = {}
     for name, text in sources.items():
         imports = []
-        for package, names, plain in _MMPAD_IMPORT.findall(text):
-            targets = [plain] if plain else [package] + [
-                f'{package}.{n}' for n in re.findall(r'\w+', names)
-                if f'{package}.{n}' in sources]  # ``from pkg import module``
+        for source, names, plain in _import_pattern(package).findall(text):
+            targets = [plain] if plain else [source] + [
+                f'{source}.{n}' for n in re.findall(r'\w+', names)
+                if f'{source}.{n}' in sources]  # ``from pkg import module``
             for target in targets:
                 resolved = _resolve(target, sources)
                 if resolved and resolved != name:
                     imports.append(resolved)
-        registered = []
+        registered, exports = [], []
         for m in _REGISTERED.finditer(text):
             alias = _NAME_ARG.search(m.group('args'))
-            registered.append(m.group('name'))
-            if alias and alias.group(1) != m.group('name'):
-                registered.append(alias.group(1))
+            attr = m.group('name')
+            registered.append(alias.group(1) if alias else attr)
+            exports += [(registered[-1], attr), (attr, attr)]
         raw[name] = ModuleInfo(name, frozenset(_HOST_IMPORT.findall(text)),
                                tuple(dict.fromkeys(imports)),
-                               tuple(dict.fromkeys(registered)))
+                               tuple(dict.fromkeys(registered)),
+                               tuple(dict.fromkeys(exports)))
 
+    skip = {package + entry for entry in _ENTRIES}
     done: Dict[str, FrozenSet[str]] = {}
 
     def hosts_of(name: str, stack: Tuple[str, ...] = ()) -> FrozenSet[str]:
@@ -126,15 +140,13 @@ def scan() -> Dict[str, ModuleInfo]:
         info = raw[name]
         found = set(info.direct_hosts)
         for dep in info.imports:
-            # package __init__ files are lazy (see lazy_exports): importing one
-            # does not pull in its modules' hosts
-            if dep not in stack and dep not in _SKIP:
+            if dep not in stack and dep not in skip:
                 found |= hosts_of(dep, stack + (name,))
         done[name] = frozenset(found)
         return done[name]
 
     return {n: ModuleInfo(i.name, i.direct_hosts, i.imports, i.registered,
-                          hosts_of(n))
+                          i.exports, hosts_of(n))
             for n, i in raw.items()}
 
 
@@ -143,9 +155,10 @@ def modules_for(host: str) -> List[str]:
     if host not in ALLOWED:
         raise ValueError(f'unknown host {host!r}; one of {HOSTS}')
     allowed = ALLOWED[host]
+    skip = {PACKAGE + entry for entry in _ENTRIES}
     out = []
     for name, info in sorted(scan().items()):
-        if name in _SKIP or not info.registered:
+        if name in skip or not info.registered:
             continue
         if info.hosts <= allowed:
             out.append(name)
@@ -164,17 +177,17 @@ def lazy_exports(package: str) -> Tuple[List[str], Callable[[str], object]]:
     """``__all__`` and a module ``__getattr__`` for ``package``: every name its
     modules register, imported from its module on first access."""
     prefix = package + '.'
-    where: Dict[str, str] = {}
+    where: Dict[str, Tuple[str, str]] = {}
     for name, info in sorted(scan().items()):
         if name.startswith(prefix):
-            for reg in info.registered:
-                where.setdefault(reg, name)
+            for exported, attr in info.exports:
+                where.setdefault(exported, (name, attr))
 
     def __getattr__(attr: str) -> object:
-        module = where.get(attr)
-        if module is None:
+        if attr not in where:
             raise AttributeError(
                 f'module {package!r} has no attribute {attr!r}')
-        return getattr(importlib.import_module(module), attr)
+        module, name = where[attr]
+        return getattr(importlib.import_module(module), name)
 
     return sorted(where), __getattr__

@@ -1,0 +1,167 @@
+"""The package's layering, read from the imports of every module.
+
+* ``mmpad.core`` imports no host library (mmpretrain, mmdet, mmseg), not even
+  through another mmpad module;
+* a layer imports only the layers below it:
+  ``core < engine < datasets < {pad, aligndet, sop} < entry points``;
+* the method folders (``pad``, ``aligndet``, ``sop``) do not import each other;
+* what ``mmpad.pretrain`` registers never needs mmdet or mmseg;
+* imports inside mmpad are absolute and never take a name from a lazily
+  exporting package ``__init__`` (the reader would not see the real dependency).
+
+Each rule is checked on the real package and, as a control, on a small package
+written to break it.
+"""
+import os.path as osp
+import textwrap
+from typing import Dict, List
+
+import pytest
+
+from mmpad import registration
+
+HOST_FREE = ('core',)
+LAYERS = {'core': 0, 'engine': 1, 'datasets': 2, 'pad': 3, 'aligndet': 3,
+          'sop': 3}
+METHODS = ('pad', 'aligndet', 'sop')
+ENTRIES = ('', 'pretrain', 'det', 'seg')  # registration, version: any layer
+
+
+def _part(package: str, module: str) -> str:
+    """``mmpad.core.adapters.freezing`` -> ``core``; ``mmpad`` -> ``''``."""
+    rest = module[len(package):].lstrip('.')
+    return rest.split('.')[0]
+
+
+def violations(root: str) -> List[str]:
+    """Every broken rule of the package at ``root``, one line each."""
+    package = osp.basename(root)
+    infos = registration.scan(root)
+    lazy = {name for name, info in infos.items()
+            if name.count('.') >= 1 and _is_lazy(root, package, name)}
+    found: List[str] = []
+    for name, info in sorted(infos.items()):
+        part = _part(package, name)
+        if part in HOST_FREE and info.hosts:
+            found.append(f'{name} (core) needs {sorted(info.hosts)}')
+        for dep in info.imports:
+            dep_part = _part(package, dep)
+            if dep in lazy and dep != name:
+                found.append(f'{name} imports a name from the lazy package {dep}')
+            if part in LAYERS and dep_part in LAYERS:
+                if LAYERS[dep_part] > LAYERS[part]:
+                    found.append(f'{name} ({part}) imports upwards: {dep}')
+                if (part in METHODS and dep_part in METHODS
+                        and part != dep_part):
+                    found.append(f'{name} imports another method: {dep}')
+            if part in LAYERS and dep_part in ENTRIES:
+                found.append(f'{name} imports the entry point {dep}')
+        if _has_relative_import(root, package, name):
+            found.append(f'{name} has a relative import')
+    return found
+
+
+def _path(root: str, package: str, name: str) -> str:
+    rel = name[len(package):].lstrip('.').replace('.', osp.sep)
+    base = osp.join(root, rel) if rel else root
+    return (osp.join(base, '__init__.py') if osp.isdir(base) else base + '.py')
+
+
+def _is_lazy(root: str, package: str, name: str) -> bool:
+    path = _path(root, package, name)
+    return (path.endswith('__init__.py')
+            and 'lazy_exports(' in open(path, encoding='utf-8').read())
+
+
+def _has_relative_import(root: str, package: str, name: str) -> bool:
+    import re
+    text = open(_path(root, package, name), encoding='utf-8').read()
+    return re.search(r'^\s*from\s+\.', text, re.M) is not None
+
+
+def test_the_package_keeps_its_layers():
+    assert violations(registration.ROOT) == []
+
+
+def test_pretrain_registers_nothing_that_needs_mmdet_or_mmseg():
+    infos = registration.scan()
+    for name in registration.modules_for('mmpretrain'):
+        assert not infos[name].hosts & {'mmdet', 'mmseg'}, name
+
+
+def test_every_registering_module_reaches_a_host():
+    """No module registers names that no ``import mmpad`` path imports."""
+    reached = set()
+    for host in registration.HOSTS:
+        reached.update(registration.modules_for(host))
+    registering = {n for n, i in registration.scan().items() if i.registered
+                   and n not in {'mmpad.registration'}}
+    assert registering - reached == set()
+
+
+def _write(root, files: Dict[str, str]) -> str:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return str(root)
+
+
+@pytest.fixture
+def broken_package(tmp_path):
+    """A package named ``fakepad`` that breaks every rule once."""
+    registration.scan.cache_clear()
+    yield _write(tmp_path / 'fakepad', {
+        '__init__.py': '',
+        'registration.py': 'def lazy_exports(name):\n    return [], None\n',
+        'core/__init__.py': '',
+        # core needs mmdet through another core module
+        'core/a.py': 'from fakepad.core.b import thing\n',
+        'core/b.py': 'import mmdet.models\nthing = 1\n',
+        # core imports the engine (upwards)
+        'core/c.py': 'from fakepad.engine.runner import Runner\n',
+        'engine/__init__.py': '',
+        'engine/runner.py': 'class Runner:\n    pass\n',
+        'pad/__init__.py': ('from fakepad.registration import lazy_exports\n'
+                            '__all__, __getattr__ = lazy_exports(__name__)\n'),
+        # a method imports another method
+        'pad/x.py': 'from fakepad.sop.y import Y\n',
+        'sop/__init__.py': '',
+        'sop/y.py': 'from .z import Z\nY = 1\n',  # relative import
+        'sop/z.py': 'Z = 1\n',
+        # a name taken from a lazily exporting package
+        'sop/w.py': 'from fakepad.pad import PADThing\n',
+    })
+    registration.scan.cache_clear()
+
+
+def test_control_each_rule_catches_its_break(broken_package):
+    found = '\n'.join(violations(broken_package))
+    assert "fakepad.core.a (core) needs ['mmdet']" in found
+    assert "fakepad.core.b (core) needs ['mmdet']" in found
+    assert 'fakepad.core.c (core) imports upwards: fakepad.engine.runner' in found
+    assert 'fakepad.pad.x imports another method: fakepad.sop.y' in found
+    assert 'fakepad.sop.y has a relative import' in found
+    assert 'fakepad.sop.w imports a name from the lazy package fakepad.pad' in found
+    assert 'fakepad.sop.w imports another method: fakepad.pad' in found
+    assert len(violations(broken_package)) == 7, found
+
+
+def test_control_scan_reads_hosts_and_registered_names(tmp_path):
+    root = _write(tmp_path / 'fakepkg', {
+        '__init__.py': '',
+        'a.py': ('from fakepkg.b import helper\n'
+                 '@MODELS.register_module()\nclass A:\n    pass\n'),
+        'b.py': ('def helper():\n    from mmseg.registry import MODELS\n'
+                 '@HOOKS.register_module(name="Renamed")\n'
+                 '@other\nclass B:\n    pass\n'),
+        'c.py': 'import torch\n',
+    })
+    infos = registration.scan(root)
+    assert infos['fakepkg.a'].hosts == {'mmseg'}  # through b's lazy import
+    assert infos['fakepkg.a'].direct_hosts == frozenset()
+    assert infos['fakepkg.a'].registered == ('A',)
+    assert infos['fakepkg.b'].registered == ('Renamed',)
+    assert infos['fakepkg.b'].exports == (('Renamed', 'B'), ('B', 'B'))
+    assert infos['fakepkg.c'].hosts == frozenset()
+    assert infos['fakepkg.c'].registered == ()
