@@ -9,7 +9,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmpad.engine.cli import add_runner_args, parse_runner_args, runner_config
 
 
 def parse_args(argv=None):
@@ -19,16 +19,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save evaluation results')
     parser.add_argument('--out', help='dump predictions to a pickle file')
     parser.add_argument('--metrics-out', help='write the metrics to a JSON file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value (xxx=yyy format)')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def main(argv=None):
@@ -42,18 +34,9 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
         sys.exit(2)
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = runner_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    cfg.setdefault('runner_type', 'MMPadRunner')
     try:
         runner = RUNNERS.build(cfg)
     except ConfigError as err:

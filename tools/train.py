@@ -10,11 +10,11 @@ Examples::
     tools/dist_train.sh CONFIG 8                     # 8 GPUs (torchrun)
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from mmpad.engine.cli import add_runner_args, parse_runner_args, runner_config
 
 
 def parse_args(argv=None):
@@ -31,28 +31,14 @@ def parse_args(argv=None):
                         help='scale the lr by the actual batch size')
     parser.add_argument('--no-validate', action='store_true',
                         help='skip validation during training')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value (xxx=yyy format)')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    """The training config: :func:`mmpad.engine.cli.runner_config` plus
+    ``--amp``, ``--auto-scale-lr``, ``--resume`` and ``--no-validate``."""
+    cfg = runner_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -79,7 +65,6 @@ def build_cfg(args) -> Config:
         cfg.load_from = args.resume
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.setdefault('runner_type', 'MMPadRunner')
     return cfg
 
 

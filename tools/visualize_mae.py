@@ -9,12 +9,11 @@ units; it is mapped back with each patch's own mean and std, as in the MAE paper
 figures.
 """
 import argparse
-import os.path as osp
 import sys
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -57,24 +56,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import mmpad  # noqa: F401
     from mmpad.core.visualization import save_image_grid
+    from mmpad.engine.inference import init_model
     from mmengine.dataset import default_collate
     from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
-    from mmpretrain.registry import DATASETS, MODELS
+    from mmpretrain.registry import DATASETS
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
+    try:
+        model = init_model(args.config, args.checkpoint,
+                           cfg_options=args.cfg_options)
+    except FileNotFoundError as err:
+        print(f'error: {err}', file=sys.stderr)
         return 2
+    cfg = model.cfg
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')):
-        model_cfg = cfg.model.copy()
-        if cfg.get('data_preprocessor') is not None:  # as the Runner does
-            model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-        model = MODELS.build(model_cfg)
-        load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
-        model.eval()
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)
         dataset = DATASETS.build(cfg.train_dataloader.dataset)

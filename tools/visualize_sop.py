@@ -5,12 +5,11 @@ predicted mask, one row per sample of the config's validation set, as a PNG.
     python tools/visualize_sop.py CONFIG CHECKPOINT --out sop_masks.png [--num 4]
 """
 import argparse
-import os.path as osp
 import sys
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -35,21 +34,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import mmpad  # noqa: F401
     from mmpad.core.visualization import save_image_grid
+    from mmpad.engine.inference import init_model
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import DATASETS, MODELS
+    from mmseg.registry import DATASETS
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        print(f'error: checkpoint {args.checkpoint!r} does not exist', file=sys.stderr)
+    try:
+        model = init_model(args.config, args.checkpoint,
+                           cfg_options=args.cfg_options, scope='mmseg')
+    except FileNotFoundError as err:
+        print(f'error: {err}', file=sys.stderr)
         return 2
+    cfg = model.cfg
     with DefaultScope.overwrite_default_scope('mmseg'):
-        model = MODELS.build(cfg.model)
-        load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
-        model.eval()
         dataset = DATASETS.build(cfg.val_dataloader.dataset)
         idx = np.linspace(0, len(dataset) - 1, args.num).astype(int)
         batch = pseudo_collate([dataset[int(i)] for i in idx])
