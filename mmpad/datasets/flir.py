@@ -18,7 +18,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 
-from mmpad.datasets.synthetic import FLIR_CLASSES
+from mmpad.datasets.class_names import FLIR_CLASSES
 from mmpad.core.arg_check import check_choice
 
 #: FLIR category ids of FLIR_CLASSES, in order

@@ -27,14 +27,10 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-# SODA label ids (21 classes, 0 = background) used by the renderer.
-SODA_CLASSES = ('background', 'person', 'building', 'tree', 'road', 'pole', 'grass',
-                'door', 'table', 'chair', 'car', 'bicycle', 'lamp', 'monitor',
-                'trafficCone', 'trash can', 'animal', 'fence', 'sky', 'river',
-                'sidewalk')
-MFNET_CLASSES = ('unlabelled', 'car', 'person', 'bike', 'curve', 'car_stop',
-                 'guardrail', 'color_cone', 'bump')
-FLIR_CLASSES = ('person', 'bicycle', 'car')
+# the data sets' classes (also importable from here): the renderer labels with
+# SODA ids (0 = background)
+from mmpad.datasets.class_names import (  # noqa: F401  (MFNET_CLASSES)
+    FLIR_CLASSES, MFNET_CLASSES, SODA_CLASSES)
 
 _S = {name: i for i, name in enumerate(SODA_CLASSES)}
 # SODA id -> MFNet id (everything else is "unlabelled").

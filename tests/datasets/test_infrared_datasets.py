@@ -6,7 +6,7 @@ import pytest
 from mmengine.registry import DefaultScope
 
 import mmpad  # noqa: F401
-from mmpad.datasets.synthetic import FLIR_CLASSES, MFNET_CLASSES, SODA_CLASSES
+from mmpad.datasets.class_names import FLIR_CLASSES, MFNET_CLASSES, SODA_CLASSES
 
 
 def test_flir_loads_generated_data(demo_data, tmp_path):
@@ -96,3 +96,48 @@ def test_soda_and_mfnet(demo_data, tmp_path, mmseg_scope):
         DATASETS.build(dict(type='MFNetDataset', data_root=root, ann_file=str(lst)))
     with pytest.raises(ValueError, match='split'):
         DATASETS.build(dict(type='MFNetDataset', data_root=root, split='valid'))
+
+
+def test_class_names_are_the_data_sets_own():
+    """The data sets and the demo-data generator share one definition, and the
+    values and order are the data sets' label ids."""
+    from mmpad.datasets import class_names, synthetic
+    from mmpad.registration import scan
+    assert scan()['mmpad.datasets.class_names'].hosts == frozenset()
+    for name in ('FLIR_CLASSES', 'MFNET_CLASSES', 'SODA_CLASSES'):
+        assert getattr(synthetic, name) is getattr(class_names, name)
+    assert SODA_CLASSES[:3] == ('background', 'person', 'building')
+    assert SODA_CLASSES[10:12] == ('car', 'bicycle') and SODA_CLASSES[-1] == 'sidewalk'
+    assert MFNET_CLASSES == ('unlabelled', 'car', 'person', 'bike', 'curve',
+                             'car_stop', 'guardrail', 'color_cone', 'bump')
+    # the real data sets do not import the generator
+    for module in ('mmpad.datasets.flir', 'mmpad.datasets.infrared_seg'):
+        assert 'mmpad.datasets.synthetic' not in scan()[module].imports
+
+
+def test_split_list_layouts_and_overrides(demo_data, tmp_path, mmseg_scope):
+    """One constructor for both sets: the class's layout unless an argument
+    names another (positional order split, img_suffix, seg_map_suffix,
+    data_prefix as before)."""
+    import shutil
+    from mmpad.datasets.infrared_seg import MFNetDataset, SODADataset
+    soda = SODADataset(data_root=osp.join(demo_data, 'soda'), split='test')
+    assert (soda.img_suffix, soda.seg_map_suffix) == ('.jpg', '.png')
+    assert soda.data_prefix['img_path'].endswith('JPEGImages')
+    assert soda.data_prefix['seg_map_path'].endswith('SegmentationClass')
+    mf = MFNetDataset(data_root=osp.join(demo_data, 'mfnet'), split='val')
+    assert (mf.img_suffix, mf.seg_map_suffix) == ('.png', '.png')
+    assert mf.data_prefix['img_path'].endswith('thermal_imgs')
+    assert MFNetDataset.DATA_PREFIX == dict(img_path='thermal_imgs',
+                                            seg_map_path='labels')  # not mutated
+    # another layout of the same SODA files: folders renamed, given explicitly
+    root = tmp_path / 'soda'
+    shutil.copytree(osp.join(demo_data, 'soda'), root)
+    (root / 'JPEGImages').rename(root / 'imgs')
+    (root / 'SegmentationClass').rename(root / 'masks')
+    moved = SODADataset('test', '.jpg', '.png',
+                        dict(img_path='imgs', seg_map_path='masks'),
+                        data_root=str(root))
+    assert len(moved) == len(soda) == 4
+    with pytest.raises(FileNotFoundError):
+        SODADataset(data_root=str(root), split='test')
