@@ -50,7 +50,8 @@ class PADMoCoV3ViT(AdapterBackboneMixin, MoCoV3ViT):
 
 @MODELS.register_module()
 class PADBEiTViT(AdapterBackboneMixin, BEiTViT):
-    """``BEiTViT`` with adapters (layer-scale blocks, pad.md §1.2)."""
+    """``BEiTViT`` with adapters (layer-scale blocks; the adapter term bypasses
+    the layer scale)."""
 
 
 @MODELS.register_module()

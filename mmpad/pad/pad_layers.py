@@ -1,77 +1,98 @@
-"""Adapter-equipped twins of mmpretrain's ViT blocks (pad.md §1.2, §10).
+"""Adapter-equipped twins of mmpretrain's ViT blocks.
 
-Each twin only overrides ``forward``; the adapter is added by
-:func:`mmpad.core.adapters.inject_adapters`, so the stock keys
-(``ln1``, ``attn``, ``ln2``, ``ffn``, ``gamma_1/2``) are unchanged.
+Each twin is ``AdaptedBlockMixin`` + the stock block and only says how the stock
+block computes its attention residual (and, for BEiT, where gamma and DropPath of
+the FFN branch live); the block update ``x + s*A + DropPath(gamma * M)`` is
+:meth:`~mmpad.core.adapters.adapted_block.AdaptedBlockMixin.adapted_update`.
+The adapter is added by :func:`mmpad.core.adapters.adapt_blocks`, so the stock
+keys (``ln1``, ``attn``, ``ln2``, ``ffn``, ``gamma_1/2``) are unchanged.
 
 M is the FFN's layer stack applied to ``ln2(x)``: after the FFN's own dropout,
-before its layer-scale ``gamma2``, before DropPath and without identity.
+before the layer scale, before DropPath and without identity.
+
+Twins: :class:`PADTransformerEncoderLayer` (ViT, MAE, MILAN, MaskFeat, MoCo v3,
+...), :class:`PADBEiTTransformerEncoderLayer` (BEiT) and :class:`PADViTSAMLayer`
+(ViTSAM, the ViTDet backbone of :class:`~mmpad.pad.pad_vit_det.PADViTDet`).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 from mmpretrain.models.backbones.beit import BEiTTransformerEncoderLayer
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
+from mmpretrain.models.backbones.vit_sam import \
+    TransformerEncoderLayer as ViTSAMTransformerEncoderLayer
+from mmpretrain.models.backbones.vit_sam import (window_partition,
+                                                 window_unpartition)
 from torch import Tensor
 
-from mmpad.core.adapters import register_adapted_layer
+from mmpad.core.adapters import AdaptedBlockMixin, register_adapted_layer
 
 
-def check_standard_ffn(layer) -> None:
-    """Raise unless ``layer.ffn`` is mmcv's FFN (``layers``, ``gamma2``,
-    ``dropout_layer``)."""
-    if not all(hasattr(layer.ffn, a) for a in ('layers', 'gamma2',
-                                               'dropout_layer')):
-        raise TypeError(
-            f'{type(layer).__name__}.ffn is a {type(layer.ffn).__name__}; PAD '
-            "adapters support the standard FFN (ffn_type='origin') only")
-
-
-def ffn_branch(layer, x: Tensor) -> Tensor:
-    """M = FFN layers (ln2(x)), (B, T, C)."""
-    return layer.ffn.layers(layer.ln2(x))
-
-
-def ffn_residual_term(layer, mlp_out: Tensor) -> Tensor:
-    """What the stock FFN adds to the residual for a given M: DropPath(γ·M)."""
-    return layer.ffn.dropout_layer(layer.ffn.gamma2(mlp_out))
+def _scaled(gamma: Optional[Tensor], x: Tensor) -> Tensor:
+    """gamma * x, or x without layer scale (``gamma is None``)."""
+    return x if gamma is None else gamma * x
 
 
 @register_adapted_layer(TransformerEncoderLayer)
-class PADTransformerEncoderLayer(TransformerEncoderLayer):
+class PADTransformerEncoderLayer(AdaptedBlockMixin, TransformerEncoderLayer):
     """``TransformerEncoderLayer`` + patchwise-scale adapter.
 
-    x <- x + Attn(LN1 x);  M <- FFN(LN2 x);  x <- x + s*A + DropPath(γ2 M).
+    x <- x + Attn(LN1 x) (DropPath and layer scale inside ``attn``);
+    M <- FFN(LN2 x);  x <- x + s*A + DropPath(gamma2 M). Tokens (B, T, C).
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def attention_residual(self, x: Tensor) -> Tensor:
         """x: (B, T, C) -> (B, T, C)."""
-        x = x + self.attn(self.ln1(x))
-        mlp_out = ffn_branch(self, x)
-        return x + self.adapter(x, mlp_out) + ffn_residual_term(self, mlp_out)
-
-    check_adaptable = staticmethod(check_standard_ffn)
+        return x + self.attn(self.ln1(x))
 
 
 @register_adapted_layer(BEiTTransformerEncoderLayer)
-class PADBEiTTransformerEncoderLayer(BEiTTransformerEncoderLayer):
-    """BEiT block (layer scale γ1/γ2, relative position bias) + adapter.
+class PADBEiTTransformerEncoderLayer(AdaptedBlockMixin,
+                                     BEiTTransformerEncoderLayer):
+    """BEiT block (layer scale gamma_1/gamma_2, relative position bias) + adapter.
 
-    The attention is applied in both branches (γ present or not; pad.md
-    defect 3). The adapter term bypasses γ2 and DropPath (pad.md §1.2).
+    The attention is applied whether or not layer scale is used. The FFN branch
+    gets the block's DropPath once, as in BEiT's reference code (mmpretrain's
+    block also runs the FFN's own DropPath on it, a second drop); the adapter
+    term bypasses gamma_2 and DropPath.
     """
 
-    check_adaptable = staticmethod(check_standard_ffn)
-
-    def forward(self, x: Tensor, rel_pos_bias: torch.Tensor) -> Tensor:
+    def attention_residual(self, x: Tensor, rel_pos_bias: torch.Tensor) -> Tensor:
         """x: (B, T, C) -> (B, T, C)."""
         attn = self.attn(self.ln1(x), rel_pos_bias=rel_pos_bias)
-        if self.gamma_1 is not None:
-            attn = self.gamma_1 * attn
-        x = x + self.drop_path(attn)
-        mlp_out = ffn_branch(self, x)
-        ffn_out = ffn_residual_term(self, mlp_out)
-        if self.gamma_2 is not None:
-            ffn_out = self.gamma_2 * ffn_out
-        return x + self.adapter(x, mlp_out) + self.drop_path(ffn_out)
+        return x + self.drop_path(_scaled(self.gamma_1, attn))
+
+    def ffn_layer_scale(self, mlp_out: Tensor) -> Tensor:
+        """gamma_2 * M (the FFN's own ``gamma2`` is the identity in BEiT)."""
+        return _scaled(self.gamma_2, self.ffn.gamma2(mlp_out))
+
+    def ffn_drop_path(self, x: Tensor) -> Tensor:
+        """The block's DropPath (not the FFN's: it would drop a second time)."""
+        return self.drop_path(x)
+
+
+@register_adapted_layer(ViTSAMTransformerEncoderLayer)
+class PADViTSAMLayer(AdaptedBlockMixin, ViTSAMTransformerEncoderLayer):
+    """ViTSAM / ViTDet block (window or global attention) + adapter.
+
+    x <- x + Attn(LN1 x) (no DropPath on attention, as in ViTSAM);
+    x <- x + s*A + DropPath(M). Tokens are laid out as (B, H, W, C).
+    """
+
+    def _attention(self, x: Tensor) -> Tensor:
+        """Window / global attention of ViTSAM. x: (B, H, W, C) -> same."""
+        x = self.ln1(x)
+        if self.window_size > 0:
+            H, W = x.shape[1], x.shape[2]
+            x, pad_hw = window_partition(x, self.window_size)
+        x = self.attn(x)
+        if self.window_size > 0:
+            x = window_unpartition(x, self.window_size, pad_hw, (H, W))
+        return x
+
+    def attention_residual(self, x: Tensor) -> Tensor:
+        """x: (B, H, W, C) -> (B, H, W, C)."""
+        return x + self._attention(x)

@@ -1,16 +1,17 @@
-"""BEiT-style MAE ViT with PAD adapters for mmseg (pad.md §1.2, §5.2, §10).
+"""BEiT-style MAE ViT with PAD adapters for mmseg.
 
 Subclasses mmseg's :class:`~mmseg.models.backbones.MAE` (per-block relative position
 bias initialised to zero, layer scale ``init_values``, absolute position embedding
-with a CLS entry) and adds one
-:class:`~mmpad.core.adapters.patchwise_scale_adapter.PatchwiseScaleAdapter` per
-block at ``layers.<i>.adapter``. The stock weight names are unchanged, so the
-adapter-free variant (``adapter_cfg=None``, the baseline) is key-for-key mmseg MAE.
+with a CLS entry). mmseg builds its blocks; :func:`~mmpad.core.adapters.adapt_blocks`
+(the mechanism of every PAD backbone) then turns each into :class:`PADMAELayer`
+with one :class:`~mmpad.core.adapters.patchwise_scale_adapter.PatchwiseScaleAdapter`
+at ``layers.<i>.adapter``. The stock weight names are unchanged, so the adapter-free
+variant (``adapter_cfg=None``, the baseline) is key-for-key mmseg MAE.
 
 Fixes over the reference segmentation backbone:
 
-* defect 3: attention is applied whether or not layer scale is used
-  (``init_values=None`` builds the block without gammas);
+* attention is applied whether or not layer scale is used (``init_values=None``
+  builds the blocks without gammas; the reference skipped the attention then);
 * loading a ``Pretrained`` checkpoint reports missing / unexpected keys and refuses
   adapters of the wrong size (mmseg's ``MAE.init_weights`` ignores both).
 """
@@ -19,72 +20,44 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from mmengine.model import ModuleList
 from mmseg.models.backbones.mae import MAE, MAETransformerEncoderLayer
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmpad.core.adapters.patchwise_scale_adapter import (
-    PatchwiseScaleAdapter, check_adapter_cfg)
+from mmpad.core.adapters import (AdaptedBlockMixin, adapt_blocks,
+                                 register_adapted_layer)
+from mmpad.core.adapters.patchwise_scale_adapter import check_adapter_cfg
 from mmpad.core.checkpoint.pretrained import (load_pretrained_backbone,
                                  read_backbone_state_dict)
 
 
-class PADMAELayer(MAETransformerEncoderLayer):
-    """mmseg MAE/BEiT block with an optional adapter parallel to the FFN.
+def _scaled(gamma: Optional[Tensor], x: Tensor) -> Tensor:
+    """gamma * x, or x without layer scale (``gamma is None``)."""
+    return x if gamma is None else gamma * x
+
+
+@register_adapted_layer(MAETransformerEncoderLayer)
+class PADMAELayer(AdaptedBlockMixin, MAETransformerEncoderLayer):
+    """mmseg MAE/BEiT block with an adapter parallel to the FFN.
 
     ``x <- x + DropPath(g1 * Attn(LN1(x)))``; ``M = FFN(LN2(x))``;
     ``x <- x + s*A + DropPath(g2 * M)``: s is computed from M before ``g2`` and
-    the adapter term bypasses both ``g2`` and DropPath (pad.md §1.2). Tokens are
-    (B, T, C), CLS included.
-
-    Args:
-        init_values: layer-scale init; ``None`` builds the block without layer
-            scale (attention is still applied, unlike the reference, defect 3).
-        adapter_cfg: kwargs of :class:`PatchwiseScaleAdapter` (without
-            ``embed_dims``); ``None`` builds the stock block.
-        layer_idx / num_layers: the block's position (fixed-scale modes).
-        **kwargs: :class:`mmseg.models.backbones.beit.BEiTTransformerEncoderLayer`.
+    the adapter term bypasses both ``g2`` and DropPath. ``gamma_1`` /
+    ``gamma_2`` may be ``None`` (no layer scale; attention is still applied).
+    Tokens are (B, T, C), CLS included.
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 feedforward_channels: int,
-                 init_values: Optional[float] = None,
-                 adapter_cfg: Optional[dict] = None,
-                 layer_idx: int = 0,
-                 num_layers: int = 12,
-                 **kwargs) -> None:
-        super().__init__(
-            embed_dims=embed_dims,
-            num_heads=num_heads,
-            feedforward_channels=feedforward_channels,
-            init_values=1.0 if init_values is None else init_values,
-            **kwargs)
-        if init_values is None:
-            self.gamma_1 = None
-            self.gamma_2 = None
-        self.adapter = None
-        if adapter_cfg is not None:
-            self.adapter = PatchwiseScaleAdapter(
-                embed_dims,
-                layer_idx=layer_idx,
-                num_layers=num_layers,
-                **adapter_cfg)
-
-    @staticmethod
-    def _scale(gamma: Optional[Tensor], x: Tensor) -> Tensor:
-        return x if gamma is None else gamma * x
-
-    def forward(self, x: Tensor) -> Tensor:
+    def attention_residual(self, x: Tensor) -> Tensor:
         """x: (B, T, C) -> (B, T, C)."""
-        x = x + self.drop_path(self._scale(self.gamma_1, self.attn(self.norm1(x))))
-        mlp_out = self.ffn(self.norm2(x))  # M: the BEiT FFN adds no identity
-        update = self.drop_path(self._scale(self.gamma_2, mlp_out))
-        if self.adapter is not None:
-            update = update + self.adapter(x, mlp_out)
-        return x + update
+        return x + self.drop_path(_scaled(self.gamma_1, self.attn(self.norm1(x))))
+
+    def ffn_layer_scale(self, mlp_out: Tensor) -> Tensor:
+        """g2 * M (the FFN's own ``gamma2`` is the identity in mmseg's BEiT)."""
+        return _scaled(self.gamma_2, self.ffn.gamma2(mlp_out))
+
+    def ffn_drop_path(self, x: Tensor) -> Tensor:
+        """The block's DropPath (mmseg builds the FFN without one)."""
+        return self.drop_path(x)
 
 
 @MODELS.register_module()
@@ -114,30 +87,17 @@ class PADMAE(MAE):
                  **kwargs) -> None:
         if adapter_cfg is not None:
             check_adapter_cfg(type(self).__name__, 'adapter_cfg', adapter_cfg)
-        self.adapter_cfg = adapter_cfg  # read by _build_layers
-        super().__init__(*args, init_values=init_values, **kwargs)
-
-    def _build_layers(self) -> None:
-        dpr = [x.item() for x in
-               torch.linspace(0, self.drop_path_rate, self.num_layers)]
-        self.layers = ModuleList()
-        for i in range(self.num_layers):
-            self.layers.append(
-                PADMAELayer(
-                    embed_dims=self.embed_dims,
-                    num_heads=self.num_heads,
-                    feedforward_channels=self.mlp_ratio * self.embed_dims,
-                    attn_drop_rate=self.attn_drop_rate,
-                    drop_path_rate=dpr[i],
-                    num_fcs=self.num_fcs,
-                    bias=True,
-                    act_cfg=self.act_cfg,
-                    norm_cfg=self.norm_cfg,
-                    window_size=self.patch_shape,
-                    init_values=self.init_values,
-                    adapter_cfg=self.adapter_cfg,
-                    layer_idx=i,
-                    num_layers=self.num_layers))
+        # mmseg's blocks need a number; without layer scale the gammas are
+        # removed below
+        super().__init__(*args, init_values=1.0 if init_values is None
+                         else init_values, **kwargs)
+        self.init_values = init_values
+        self.adapter_cfg = adapter_cfg
+        if init_values is None:
+            for layer in self.layers:
+                layer.gamma_1 = None
+                layer.gamma_2 = None
+        adapt_blocks(self.layers, adapter_cfg)
 
     @staticmethod
     def resized_on_load(key: str) -> bool:
@@ -147,7 +107,7 @@ class PADMAE(MAE):
     def _resize_for_load(self, state_dict: dict) -> dict:
         """Resize the absolute position embedding (bicubic, CLS kept) and the
         relative position tables. Tables that are all zero (the converter's
-        materialised init, pad.md §5.2) become zero tables of this size; trained
+        materialised init) become zero tables of this size; trained
         tables go through mmseg's geometric interpolation."""
         state_dict = dict(state_dict)
         own = self.state_dict()
@@ -160,7 +120,7 @@ class PADMAE(MAE):
         return self.resize_abs_pos_embed(state_dict)
 
     def init_weights(self) -> None:
-        """mmseg MAE init, adapters reset to pad.md §1.4 afterwards, then the
+        """mmseg MAE init, the adapters' own init afterwards, then the
         converted checkpoint of a ``Pretrained`` init_cfg, if any."""
         init_cfg = self.init_cfg
         pretrained = isinstance(init_cfg, dict) and \

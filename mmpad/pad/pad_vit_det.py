@@ -1,82 +1,30 @@
-"""ViTDet-style plain ViT with PAD adapters for mmdet (pad.md §5.3, §10).
+"""ViTDet-style plain ViT with PAD adapters for mmdet.
 
 Built on mmpretrain's :class:`~mmpretrain.models.backbones.ViTSAM`, which already has
 ViTDet's window attention (with padding), global attention in chosen blocks,
 decomposed relative position embeddings (zero-initialised) and an absolute position
-embedding resized on load. :class:`PADViTDet` adds one
-:class:`~mmpad.core.adapters.patchwise_scale_adapter.PatchwiseScaleAdapter` per
-block at ``layers.<i>.adapter``; every stock weight name is unchanged, so the
-adapter-free variant (``adapter_cfg=None``, the baseline) is key-for-key ViTSAM.
+embedding resized on load. :class:`PADViTDet` lets ViTSAM build its blocks, then
+turns each into :class:`~mmpad.pad.pad_layers.PADViTSAMLayer` with one
+:class:`~mmpad.core.adapters.patchwise_scale_adapter.PatchwiseScaleAdapter` at
+``layers.<i>.adapter`` (:func:`~mmpad.core.adapters.adapt_blocks`, the mechanism of
+every PAD backbone); every stock weight name is unchanged, so the adapter-free
+variant (``adapter_cfg=None``, the baseline) is key-for-key ViTSAM.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
-from mmengine.model import ModuleList
-from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
-                                                 ViTSAM, window_partition,
-                                                 window_unpartition)
+from mmpretrain.models.backbones.vit_sam import ViTSAM
 from mmpretrain.models.utils import resize_pos_embed
-from torch import Tensor
 
-from mmpad.core.adapters.patchwise_scale_adapter import (
-    PatchwiseScaleAdapter, check_adapter_cfg)
+from mmpad.core.adapters import adapt_blocks
+from mmpad.core.adapters.patchwise_scale_adapter import check_adapter_cfg
 from mmpad.core.checkpoint.pretrained import (load_pretrained_backbone,
                                  read_backbone_state_dict)
-
-
-class PADViTDetLayer(TransformerEncoderLayer):
-    """ViTSAM encoder layer with an optional adapter parallel to the FFN.
-
-    ``x <- x + Attn(LN1(x))``; ``M = FFN.layers(LN2(x))``;
-    ``x <- x + s*A + DropPath(M)`` (pad.md §1.2; the adapter term bypasses
-    DropPath). Tokens are laid out as (B, H, W, C).
-
-    Args:
-        adapter_cfg: kwargs of :class:`PatchwiseScaleAdapter` (without
-            ``embed_dims``); ``None`` builds the stock layer.
-        layer_idx / num_layers: the block's position (fixed-scale modes).
-        **kwargs: :class:`mmpretrain.models.backbones.vit_sam.TransformerEncoderLayer`.
-    """
-
-    def __init__(self,
-                 *args,
-                 adapter_cfg: Optional[dict] = None,
-                 layer_idx: int = 0,
-                 num_layers: int = 12,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.adapter = None
-        if adapter_cfg is not None:
-            self.adapter = PatchwiseScaleAdapter(
-                self.embed_dims,
-                layer_idx=layer_idx,
-                num_layers=num_layers,
-                **adapter_cfg)
-
-    def _attention(self, x: Tensor) -> Tensor:
-        """Window / global attention of ViTSAM. x: (B, H, W, C) -> same."""
-        x = self.ln1(x)
-        if self.window_size > 0:
-            H, W = x.shape[1], x.shape[2]
-            x, pad_hw = window_partition(x, self.window_size)
-        x = self.attn(x)
-        if self.window_size > 0:
-            x = window_unpartition(x, self.window_size, pad_hw, (H, W))
-        return x
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x: (B, H, W, C) -> (B, H, W, C)."""
-        x = x + self._attention(x)
-        if self.adapter is None:
-            return self.ffn(self.ln2(x), identity=x)
-        mlp_out = self.ffn.layers(self.ln2(x))  # M, before gamma and DropPath
-        adapter_term = self.adapter(x, mlp_out)
-        return x + adapter_term + self.ffn.dropout_layer(self.ffn.gamma2(mlp_out))
+import mmpad.pad.pad_layers  # noqa: F401  (registers PADViTSAMLayer)
 
 
 @MODELS.register_module()
@@ -130,33 +78,11 @@ class PADViTDet(ViTSAM):
             use_rel_pos=use_rel_pos,
             window_size=window_size,
             norm_cfg=norm_cfg,
-            frozen_stages=-1,
+            frozen_stages=-1,  # frozen below, adapters included
             layer_cfgs=layer_cfgs,
             **kwargs)
         self.adapter_cfg = adapter_cfg
-        # Rebuild the layers as in ViTSAM.__init__, with the adapter layer class.
-        dpr = np.linspace(0, drop_path_rate, self.num_layers)
-        if isinstance(layer_cfgs, dict):
-            layer_cfgs = [layer_cfgs] * self.num_layers
-        self.layers = ModuleList()
-        for i in range(self.num_layers):
-            cfg = dict(
-                embed_dims=self.embed_dims,
-                num_heads=self.arch_settings['num_heads'],
-                feedforward_channels=self.arch_settings['feedforward_channels'],
-                drop_rate=drop_rate,
-                drop_path_rate=dpr[i],
-                qkv_bias=qkv_bias,
-                window_size=window_size
-                if i not in self.global_attn_indexes else 0,
-                input_size=self.patch_resolution,
-                use_rel_pos=use_rel_pos,
-                norm_cfg=norm_cfg,
-                adapter_cfg=adapter_cfg,
-                layer_idx=i,
-                num_layers=self.num_layers)
-            cfg.update(layer_cfgs[i])
-            self.layers.append(PADViTDetLayer(**cfg))
+        adapt_blocks(self.layers, adapter_cfg)
         if pretrain_img_size is not None and self.use_abs_pos:
             grid = pretrain_img_size // patch_size
             # forward() resizes pos_embed from self.patch_resolution
@@ -187,8 +113,9 @@ class PADViTDet(ViTSAM):
         return key == 'pos_embed' or 'rel_pos_' in key
 
     def init_weights(self) -> None:
-        """Global init (adapters then reset to pad.md §1.4), then the converted
-        checkpoint of a ``Pretrained`` init_cfg, if any."""
+        """Global init (the adapters then get their own init: zero ``up`` and
+        scale), then the converted checkpoint of a ``Pretrained`` init_cfg, if
+        any."""
         init_cfg = self.init_cfg
         pretrained = isinstance(init_cfg, dict) and \
             init_cfg.get('type') == 'Pretrained'

@@ -1,14 +1,17 @@
-"""Put patchwise-scale adapters into the blocks of an existing ViT.
+"""Put patchwise-scale adapters into the blocks of an existing ViT, for every host.
 
 Host-agnostic (torch + mmengine only). A host registers, once per block class,
-an *adapted* subclass that only overrides ``forward`` (pad.md §1.2)::
+an *adapted* subclass built on :class:`~mmpad.core.adapters.adapted_block.
+AdaptedBlockMixin`, which holds the block update with the adapter::
 
     @register_adapted_layer(TransformerEncoderLayer)
-    class PADTransformerEncoderLayer(TransformerEncoderLayer):
-        def forward(self, x): ...   # uses self.adapter
+    class PADTransformerEncoderLayer(AdaptedBlockMixin, TransformerEncoderLayer):
+        def attention_residual(self, x): ...
 
-:func:`inject_adapters` then switches every block of a built backbone to its
-adapted class and adds ``block.adapter``. No stock submodule is moved or renamed,
+After the host backbone's own ``__init__`` built its blocks, :func:`adapt_blocks`
+(or :func:`inject_adapters`) switches every block to its adapted class and adds
+``block.adapter``. The same call serves mmpretrain's ViTs, mmdet's ``PADViTDet``
+(ViTSAM blocks) and mmseg's ``PADMAE``. No stock submodule is moved or renamed,
 so ImageNet checkpoints load unchanged and the only new keys are
 ``layers.<i>.adapter.*``.
 
@@ -22,6 +25,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch.nn as nn
 
+from mmpad.core.adapters.adapted_block import AdaptedBlockMixin
 from mmpad.core.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter, check_adapter_cfg
 
 _ADAPTED_LAYERS: Dict[type, type] = {}
@@ -30,15 +34,17 @@ _ADAPTED_LAYERS: Dict[type, type] = {}
 def register_adapted_layer(base: type):
     """Class decorator: ``adapted`` is the adapter-equipped twin of ``base``.
 
-    The adapted class must subclass ``base`` and must not define ``__init__``
-    state other than what :func:`inject_adapters` adds (``self.adapter``). It
-    may define a classmethod ``check_adaptable(layer)`` that raises if a given
-    block's configuration is not supported.
+    The adapted class must subclass :class:`AdaptedBlockMixin` and ``base``, and
+    must not define ``__init__`` state other than what :func:`adapt_blocks` adds
+    (``self.adapter``). Its classmethod / staticmethod ``check_adaptable(layer)``
+    raises if a given block's configuration is not supported.
     """
 
     def decorator(adapted: type) -> type:
         if not issubclass(adapted, base):
             raise TypeError(f'{adapted.__name__} must subclass {base.__name__}')
+        if not issubclass(adapted, AdaptedBlockMixin):
+            raise TypeError(f'{adapted.__name__} must subclass AdaptedBlockMixin')
         _ADAPTED_LAYERS[base] = adapted
         return adapted
 
@@ -61,57 +67,82 @@ def _layer_embed_dims(layer: nn.Module) -> int:
                      'no `embed_dims` attribute and no LayerNorm')
 
 
+def _adapted_class(idx: int, layer: nn.Module) -> type:
+    base = type(layer)
+    if base in _ADAPTED_LAYERS.values():
+        raise RuntimeError(f'Block {idx} ({base.__name__}) already has an '
+                           'adapter; inject_adapters was called twice')
+    adapted = _ADAPTED_LAYERS.get(base)
+    if adapted is None:
+        known = ', '.join(sorted(b.__name__ for b in _ADAPTED_LAYERS))
+        raise TypeError(
+            f'Block {idx} is a {base.__module__}.{base.__name__}, which has '
+            f'no adapter-equipped twin registered (known: {known or "none"}'
+            '). Register one with @register_adapted_layer.')
+    adapted.check_adaptable(layer)  # raises with a message if it cannot work
+    return adapted
+
+
+def adapt_blocks(layers: Sequence[nn.Module],
+                 adapter_cfg: Optional[dict]) -> List[Optional[PatchwiseScaleAdapter]]:
+    """Turn every block of ``layers`` into its adapted twin (in place).
+
+    Args:
+        layers: the blocks built by the host backbone, e.g. ``backbone.layers``
+            (block i gets ``layer_idx=i``, ``num_layers=len(layers)``).
+        adapter_cfg: keyword arguments of :class:`PatchwiseScaleAdapter` other
+            than ``embed_dims`` / ``layer_idx`` / ``num_layers`` (``{}``: its
+            defaults); ``None`` adapts the blocks with ``adapter = None``, the
+            adapter-free baseline (stock update, same keys as the host).
+
+    Returns:
+        The new adapters (``None`` entries without adapters), in block order.
+    """
+    cfg = None if adapter_cfg is None else check_adapter_cfg(
+        'inject_adapters', 'adapter settings', adapter_cfg)
+    adapted = [_adapted_class(idx, layer) for idx, layer in enumerate(layers)]
+    adapters: List[Optional[PatchwiseScaleAdapter]] = []
+    for idx, (layer, cls) in enumerate(zip(layers, adapted)):
+        adapter = None
+        if cfg is not None:
+            adapter = PatchwiseScaleAdapter(
+                _layer_embed_dims(layer), layer_idx=idx,
+                num_layers=len(layers), **cfg)
+            ref = next(layer.parameters(), None)
+            if ref is not None:
+                adapter.to(device=ref.device, dtype=ref.dtype)
+        # A class switch of the built block, not a new block: every host
+        # backbone __init__ (mmpretrain VisionTransformer / BEiTViT / ViTSAM,
+        # mmseg MAE._build_layers) hard-codes its block class, so constructing
+        # the subclass instead would mean copying the host's layer loop (which
+        # then drifts from the host) or building every block a second time
+        # (twice the construction, and the blocks do not keep the constructor
+        # arguments needed to rebuild them). The twin only overrides methods and
+        # adds `adapter`, so switching the class of the built block is exact.
+        layer.__class__ = cls
+        layer.add_module('adapter', adapter)
+        adapters.append(adapter)
+    return adapters
+
+
 def inject_adapters(layers: Sequence[nn.Module],
                     bottleneck: int = 64,
                     dropout: float = 0.1,
                     scale_mode: str = 'concat',
                     constant: float = 0.5) -> List[PatchwiseScaleAdapter]:
-    """Add one adapter to every block of ``layers`` (in place).
+    """Add one adapter to every block of ``layers`` (in place): :func:`adapt_blocks`
+    with these settings.
 
     Args:
-        layers: the blocks, e.g. ``backbone.layers`` (block i gets
-            ``layer_idx=i``, ``num_layers=len(layers)``).
+        layers: the blocks, e.g. ``backbone.layers``.
         bottleneck, dropout, scale_mode, constant: see
             :class:`PatchwiseScaleAdapter`.
 
     Returns:
         The new adapters, in block order.
     """
-    check_adapter_cfg('inject_adapters', 'adapter settings',
-                      dict(bottleneck=bottleneck, dropout=dropout,
-                           scale_mode=scale_mode, constant=constant))
-    adapters = []
-    num_layers = len(layers)
-    for idx, layer in enumerate(layers):
-        base = type(layer)
-        if base in _ADAPTED_LAYERS.values():
-            raise RuntimeError(f'Block {idx} ({base.__name__}) already has an '
-                               'adapter; inject_adapters was called twice')
-        adapted = _ADAPTED_LAYERS.get(base)
-        if adapted is None:
-            known = ', '.join(sorted(b.__name__ for b in _ADAPTED_LAYERS))
-            raise TypeError(
-                f'Block {idx} is a {base.__module__}.{base.__name__}, which has '
-                f'no adapter-equipped twin registered (known: {known or "none"}'
-                '). Register one with @register_adapted_layer.')
-        check = getattr(adapted, 'check_adaptable', None)
-        if check is not None:
-            check(layer)  # raises with a message if the block cannot work
-        adapter = PatchwiseScaleAdapter(
-            _layer_embed_dims(layer),
-            bottleneck=bottleneck,
-            dropout=dropout,
-            scale_mode=scale_mode,
-            layer_idx=idx,
-            num_layers=num_layers,
-            constant=constant)
-        ref = next(layer.parameters(), None)
-        if ref is not None:
-            adapter.to(device=ref.device, dtype=ref.dtype)
-        layer.__class__ = adapted
-        layer.add_module('adapter', adapter)
-        adapters.append(adapter)
-    return adapters
+    return adapt_blocks(layers, dict(bottleneck=bottleneck, dropout=dropout,
+                                     scale_mode=scale_mode, constant=constant))
 
 
 def iter_adapters(model: nn.Module) -> Iterator[PatchwiseScaleAdapter]:
@@ -153,7 +184,9 @@ class AdapterBackboneMixin:
 
     ``init_weights`` runs the stock backbone init with the adapters detached
     (so stock init code that walks every ``nn.Linear``, such as MoCo v3's, sees
-    exactly the stock model), then gives the adapters their pad.md §1.4 init.
+    exactly the stock model), then gives the adapters their own init
+    (:meth:`PatchwiseScaleAdapter.init_weights`: zero ``up`` and scale, so the
+    block starts as the stock block).
     With a ``Pretrained`` ``init_cfg`` the adapters stay attached, so a PAD
     checkpoint loads them.
     """

@@ -3,7 +3,8 @@
 One module used by every host (mmpretrain pre-training backbones, mmdet and mmseg
 downstream backbones), so it imports only torch and mmengine.
 
-A block that owns an adapter computes (pad.md §1.2)::
+A block that owns an adapter computes (written once, in
+:class:`~mmpad.core.adapters.adapted_block.AdaptedBlockMixin`)::
 
     x <- x + DropPath(Attn(LN1(x)))
     M <- FFN(LN2(x))                      # before DropPath / layer-scale gamma
