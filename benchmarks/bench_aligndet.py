@@ -17,16 +17,20 @@ import argparse
 import copy
 import os
 import os.path as osp
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
-# the tiny detector configs of the AlignDet tests
-sys.path.insert(0, osp.join(REPO, 'tests', 'models', 'aligndet'))
+# the shipped AlignDet demo: the pre-training config and its stock fine-tuning twin
+# (mmdet's RetinaNet with a thin ResNet-18), widened below
+DEMO = osp.join(REPO, 'configs', 'aligndet', 'demo')
+PRETRAIN_CFG = osp.join(DEMO, 'aligndet_retinanet_r18-tiny_flir-demo.py')
+SUPERVISED_CFG = osp.join(DEMO, 'retinanet_r18-tiny_flir-demo_aligndet.py')
+# the backbone AlignDet pre-trains: frozen, BN statistics fixed
+FROZEN_BACKBONE = dict(frozen_stages=4, norm_eval=True,
+                       norm_cfg=dict(type='BN', requires_grad=False))
 
 
 def reference_loop_loss(online, online_ids, target, target_ids, tau=0.5,
@@ -118,22 +122,78 @@ def bench_loss(repeats, device, reference_instances):
               f'{t_ref / t_fast:>7.1f}x {diff:>8.1e}')
 
 
-def _retinanet(frozen_backbone):
-    from aligndet_tiny_detectors import stock_detector
-    cfg = stock_detector('retinanet', num_classes=3)
-    # a ResNet-18 RetinaNet with 64-channel FPN / head at 320x256
-    cfg['backbone'].update(base_channels=32)
-    cfg['neck'].update(in_channels=[32, 64, 128, 256], out_channels=64)
-    cfg['bbox_head'].update(in_channels=64, feat_channels=64, stacked_convs=2)
+def _widen(detector: dict) -> dict:
+    """A ResNet-18 RetinaNet with 32 base channels and a 64-channel FPN / head
+    (2 stacked convs), from one of the demo detectors (32x32 px and smaller)."""
+    detector = copy.deepcopy(detector)
+    detector['backbone'].update(base_channels=32)
+    detector['neck'].update(in_channels=[32, 64, 128, 256], out_channels=64)
+    detector['bbox_head'].update(in_channels=64, feat_channels=64,
+                                 stacked_convs=2)
+    return detector
+
+
+def _retinanet(frozen_backbone: bool) -> dict:
+    """The supervised RetinaNet (3 classes): the backbone frozen as AlignDet
+    freezes it, or trainable from stage 2 on with fixed BN statistics."""
+    from mmengine.config import Config
+    cfg = _widen(Config.fromfile(SUPERVISED_CFG).model.to_dict())
+    cfg['backbone'].update(FROZEN_BACKBONE)
     if not frozen_backbone:
         cfg['backbone'].update(frozen_stages=1, norm_eval=True)
     return cfg
 
 
+def _pretrainer() -> dict:
+    """The AlignDet pre-trainer of the widened RetinaNet: 256-d embeddings,
+    2,048 sampled anchors per image and view."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(PRETRAIN_CFG).model.to_dict()
+    cfg['detector'] = _widen(cfg['detector'])
+    cfg['detector']['backbone'].update(FROZEN_BACKBONE)
+    cfg['detector']['bbox_head'].update(embed_dim=256, num_classes=1)
+    cfg['detector']['train_cfg']['sampler'] = dict(
+        type='RandomSampler', num=2048, pos_fraction=1.0, neg_pos_ub=-1,
+        add_gt_as_proposals=False)
+    return cfg
+
+
+def random_boxes(num: int, h: int, w: int, generator: torch.Generator,
+                 min_size: int = 12) -> torch.Tensor:
+    """(num, 4) random xyxy boxes of at least ``min_size`` inside (h, w)."""
+    x1 = torch.rand(num, generator=generator) * (w - min_size - 1)
+    y1 = torch.rand(num, generator=generator) * (h - min_size - 1)
+    bw = min_size + torch.rand(num, generator=generator) * (w - x1 - min_size)
+    bh = min_size + torch.rand(num, generator=generator) * (h - y1 - min_size)
+    return torch.stack([x1, y1, x1 + bw, y1 + bh], dim=1)
+
+
+def make_view(boxes_per_image, shapes, labels_per_image, pad_to=32):
+    """Random images (B, 3, H, W), padded to a multiple of ``pad_to``, and their
+    DetDataSamples with the boxes, labels and one instance id per box."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    hs = max(h for h, _ in shapes)
+    ws = max(w for _, w in shapes)
+    H, W = -(-hs // pad_to) * pad_to, -(-ws // pad_to) * pad_to
+    imgs = torch.zeros(len(shapes), 3, H, W)
+    samples = []
+    for i, ((h, w), boxes, labels) in enumerate(
+            zip(shapes, boxes_per_image, labels_per_image)):
+        imgs[i, :, :h, :w] = torch.rand(3, h, w, generator=torch.Generator()
+                                        .manual_seed(i))
+        sample = DetDataSample(metainfo=dict(
+            img_shape=(h, w), ori_shape=(h, w), pad_shape=(H, W),
+            batch_input_shape=(H, W), scale_factor=(1., 1.), img_id=i))
+        sample.gt_instances = InstanceData(
+            bboxes=boxes, labels=labels,
+            instances_ids=torch.arange(len(boxes)))
+        samples.append(sample)
+    return imgs, samples
+
+
 def bench_iteration(repeats, device):
     from mmdet.registry import MODELS
-    from aligndet_tiny_detectors import (make_view, pretrainer_cfg,
-                                                      random_boxes)
     print('\n== one training iteration, RetinaNet R18 (32 base channels), '
           '2 images of 256x320, 20 proposals each')
     g = torch.Generator().manual_seed(0)
@@ -149,13 +209,7 @@ def bench_iteration(repeats, device):
         imgs, samples = view
         return imgs.to(device), [s.to(device) for s in samples]
 
-    align_cfg = pretrainer_cfg(_retinanet(frozen_backbone=True))
-    align_cfg['detector']['bbox_head'].update(type='RetinaEmbedHead',
-                                              embed_dim=256, num_classes=1)
-    align_cfg['detector']['train_cfg']['sampler'] = dict(
-        type='RandomSampler', num=2048, pos_fraction=1.0, neg_pos_ub=-1,
-        add_gt_as_proposals=False)
-    pretrainer = MODELS.build(align_cfg).to(device)
+    pretrainer = MODELS.build(_pretrainer()).to(device)
     pretrainer.init_weights()
     pretrainer.train()
     opt = torch.optim.SGD([p for p in pretrainer.parameters() if p.requires_grad],

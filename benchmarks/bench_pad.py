@@ -91,7 +91,6 @@ def worker(args) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, REPO)
     import mmpad  # noqa: F401
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample

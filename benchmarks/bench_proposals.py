@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import os.path as osp
 import sys
 import time
 import warnings
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

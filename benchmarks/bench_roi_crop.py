@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-import sys
 import tempfile
 import time
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

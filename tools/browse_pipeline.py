@@ -33,8 +33,6 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 try:
     from tqdm import tqdm
 except ImportError:  # pragma: no cover

@@ -246,7 +246,6 @@ def _decodable(path: str) -> Tuple[str, bool]:
 
 def validate(root: str, check_images: bool = False, workers: int = 1) -> int:
     """Check an MSIP tree; prints a table, returns the number of errors."""
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     from mmpad.core.proposals.roi_file import RoIFileError, read_roi_file
     if not osp.isdir(root):
         print(f'error: {root!r} is not a directory')

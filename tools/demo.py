@@ -155,7 +155,6 @@ def _run_forked(script: str, argv: List[str], env: Dict[str, str],
         os.environ.update(env)
         os.chdir(REPO)
         sys.argv = [script] + list(argv)
-        sys.path.insert(0, osp.dirname(script))
         try:
             runpy.run_path(script, run_name='__main__')
             code = 0

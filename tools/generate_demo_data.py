@@ -6,12 +6,9 @@
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-
-from mmpad.datasets.synthetic import PRESETS, generate_all  # noqa: E402
+from mmpad.datasets.synthetic import PRESETS, generate_all
 
 
 def main(argv=None):

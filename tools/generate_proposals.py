@@ -45,10 +45,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmpad.core.proposals import generate_proposals, get_preset, write_roi_file  # noqa: E402
-from mmpad.pad.msip_layout import list_msip_images, roi_path_for  # noqa: E402
+from mmpad.core.proposals import generate_proposals, get_preset, write_roi_file
+from mmpad.pad.msip_layout import list_msip_images, roi_path_for
 
 try:
     from tqdm import tqdm
