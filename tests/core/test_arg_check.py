@@ -243,9 +243,8 @@ def test_siamese_fusion_arguments(in_channels, bad):
 
 
 @pytest.mark.parametrize('constructor', [
-    'mmpad.pad.vit_layer_decay.ViTLayerDecayOptimWrapperConstructor',
-    'mmpad.pad.selfsup_layer_decay.'
-    'SelfSupLayerDecayOptimWrapperConstructor'])
+    'mmpad.pad.layer_decay.ViTLayerDecayOptimWrapperConstructor',
+    'mmpad.pad.layer_decay.SelfSupLayerDecayOptimWrapperConstructor'])
 @pytest.mark.parametrize('rate', [0, 1.5, 'x', float('nan')])
 def test_layer_decay_rate_is_checked(constructor, rate):
     import importlib

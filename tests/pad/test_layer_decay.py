@@ -11,7 +11,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from mmpad.pad.vit_layer_decay import vit_layer_id  # noqa: E402
+from mmpad.core.layer_decay import vit_layer_id  # noqa: E402
 
 DEMO = 'configs/pad/downstream/demo'
 
