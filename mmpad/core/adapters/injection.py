@@ -26,7 +26,8 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import torch.nn as nn
 
 from mmpad.core.adapters.adapted_block import AdaptedBlockMixin
-from mmpad.core.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter, check_adapter_cfg
+from mmpad.core.adapters.patchwise_scale_adapter import (PatchwiseScaleAdapter,
+                                                         check_adapter_cfg)
 
 _ADAPTED_LAYERS: Dict[type, type] = {}
 
