@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-# the tiny detectors are shared with tests/tools and benchmarks/bench_aligndet.py
+# the tiny detectors are shared with tests/tools
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from aligndet_tiny_detectors import make_view, random_boxes  # noqa: E402
 
