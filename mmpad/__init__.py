@@ -8,14 +8,13 @@ mmpad module into the registries of the installed hosts:
 * :mod:`mmpad.seg`      -> mmsegmentation.
 
 Each can also be imported alone. Importing mmpad also makes mmengine's checkpoint
-loading work under torch >= 2.6 (see :mod:`mmpad.core.checkpoint.loading`).
+loading work under torch >= 2.6 (installed by :mod:`mmpad.core.checkpoint`, see
+:mod:`mmpad.core.checkpoint.loading`).
 """
 import importlib.util
 
-from mmpad.core.checkpoint import install_safe_checkpoint_loading
+import mmpad.core.checkpoint  # noqa: F401  (installs the safe loader)
 from mmpad.version import __version__
-
-install_safe_checkpoint_loading()
 
 
 def _installed(name: str) -> bool:

@@ -1,8 +1,6 @@
 """Register mmpad's modules into mmdet's registries (and those mmdet configs use
 from mmpretrain and mmengine's root registries); found by
 :mod:`mmpad.registration`."""
-from mmpad.core.checkpoint import install_safe_checkpoint_loading
 from mmpad.registration import register_host
 
-install_safe_checkpoint_loading()
 REGISTERED_MODULES = register_host('mmdet')

@@ -4,8 +4,6 @@ into mmengine's root registries).
 The modules are found by :mod:`mmpad.registration`; none of them imports mmdet
 or mmseg, so PAD pre-training runs on mmcv without compiled ops.
 """
-from mmpad.core.checkpoint import install_safe_checkpoint_loading
 from mmpad.registration import register_host
 
-install_safe_checkpoint_loading()
 REGISTERED_MODULES = register_host('mmpretrain')

@@ -15,13 +15,17 @@ Rules, in this order (the first that applies is reported):
 2. **Backbone shapes**: a tensor under ``backbone.`` (also ``online.backbone.``
    etc., adapters aside) with another shape, except those the model resizes while
    loading (position embeddings, relative position tables).
-3. **Adapters** (keys containing ``.adapter.``): any adapter tensor of another
-   shape (bottleneck: "adapter bottleneck in checkpoint is 64, config has 32"; scale
-   predictor: another ``scale_mode``); a checkpoint with adapters loaded into a model
-   without any (the learned adapters would be dropped); both with adapters but
-   different adapter keys. *Tolerated*: a checkpoint without any adapter tensor
-   loaded into a model with adapters (a stock ImageNet checkpoint starting PAD
-   pre-training; the adapters keep their init).
+   With ``strict_shapes=True`` (the downstream backbones) every non-adapter
+   tensor of another shape is refused, whatever its prefix.
+3. **Adapters** (keys containing ``.adapter.``; :func:`adapter_problem`, the one
+   set of adapter-size rules): any adapter tensor of another shape (bottleneck:
+   "adapter bottleneck in checkpoint is 64, config has 32"; scale predictor:
+   another ``scale_mode``); a checkpoint with adapters loaded into a model without
+   any (the learned adapters would be dropped); both with adapters but different
+   adapter keys. *Tolerated* unless ``tolerate_missing_adapters=False`` (the
+   downstream backbones): a checkpoint without any adapter tensor loaded into a
+   model with adapters (a stock ImageNet checkpoint starting PAD pre-training; the
+   adapters keep their init).
 4. **Too little fits**: the tensors that would load (same name and shape) hold less
    than ``min_loaded_fraction`` (default 0.5) of the checkpoint's values *and* less
    than ``min_loaded_fraction`` of the model's values. A checkpoint that mostly fits
@@ -34,121 +38,92 @@ Never counted: ``num_batches_tracked`` (mmengine ignores it) and buffers a ViT
 recomputes (``relative_position_index``). Opt out per config with
 ``checkpoint_compat_check = False``, or pass options, e.g.
 ``checkpoint_compat_check = dict(min_loaded_fraction=0.2)``.
+
+:func:`check_against_config` compares a converted state dict with the model a
+config builds (the converters' ``--check-config`` / ``--config``).
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import (Callable, Dict, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 import torch
 import torch.nn as nn
 
-ADAPTER_KEY = '.adapter.'
+from mmpad.core.adapters.freezing import ADAPTER_KEY, is_adapter_param
+from mmpad.core.checkpoint.errors import CheckpointMismatchError
+from mmpad.core.checkpoint.reader import STRIP_MODULE, read_state_dict
+from mmpad.core.checkpoint.report import SHOW, CheckpointReport
+from mmpad.core.checkpoint.report import fmt_shape as _fmt_shape
+
 #: entries never compared (mmengine skips the first, ViTs recompute the second)
 IGNORED_SUFFIXES = ('num_batches_tracked', 'relative_position_index')
 #: name fragments of tensors that backbones resize to their geometry when loading
 RESIZED_ON_LOAD = ('pos_embed', 'relative_position_bias_table', 'rel_pos_')
 #: the config key that switches the check off (False) or passes options (dict)
 CONFIG_KEY = 'checkpoint_compat_check'
-#: how many keys / mismatches a message lists
-SHOW = 3
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint that does not fit the model; the message names the file."""
+#: the report of :func:`check_checkpoint_compatible` (one report type)
+CompatReport = CheckpointReport
+__all__ = ['ADAPTER_KEY', 'CheckpointMismatchError', 'CompatReport',
+           'check_checkpoint_compatible', 'compare_state_dicts',
+           'adapter_problem', 'check_against_config', 'tensor_state_dict']
 
 
 def _default_resized_on_load(key: str) -> bool:
     return any(part in key for part in RESIZED_ON_LOAD)
 
 
-def _is_adapter(key: str) -> bool:
-    return ADAPTER_KEY in '.' + key
+_is_adapter = is_adapter_param
 
 
 def _is_backbone(key: str) -> bool:
     return key.startswith('backbone.') or '.backbone.' in key
 
 
-def _ignored(key: str) -> bool:
-    return key.endswith(IGNORED_SUFFIXES)
+def _ignored(key: str, ignored: Tuple[str, ...] = IGNORED_SUFFIXES) -> bool:
+    return bool(ignored) and key.endswith(ignored)
 
 
 def _shape(t) -> Tuple[int, ...]:
     return tuple(t.shape)
 
 
-def _fmt_shape(shape: Sequence[int]) -> str:
-    return '(' + ', '.join(str(s) for s in shape) + ')'
-
-
-@dataclass
-class CompatReport:
-    """Names and shapes of a checkpoint against a model (keys after the
-    loader's prefix revision)."""
-    matched: List[str] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    #: (key, checkpoint shape, model shape)
-    shape_mismatch: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]] = \
-        field(default_factory=list)
-    #: model adapter keys absent from an adapter-less checkpoint (PAD start)
-    tolerated_missing: List[str] = field(default_factory=list)
-    loaded_values: int = 0
-    checkpoint_values: int = 0
-    model_values: int = 0
-
-    def counts(self) -> str:
-        text = (f'{len(self.matched)} of '
-                f'{len(self.matched) + len(self.missing) + len(self.shape_mismatch)}'
-                f' model tensors match, {len(self.missing)} missing, '
-                f'{len(self.unexpected)} unexpected, {len(self.shape_mismatch)} '
-                'with another shape')
-        if self.tolerated_missing:
-            text += (f', {len(self.tolerated_missing)} adapter tensors not in '
-                     'the checkpoint keep their init')
-        if self.shape_mismatch:
-            text += ' (' + '; '.join(
-                f'{k}: checkpoint {_fmt_shape(a)} vs model {_fmt_shape(b)}'
-                for k, a, b in self.shape_mismatch[:SHOW])
-            if len(self.shape_mismatch) > SHOW:
-                text += f'; ... {len(self.shape_mismatch) - SHOW} more'
-            text += ')'
-        return text
-
-
 def tensor_state_dict(checkpoint: Mapping,
-                      revise_keys: Iterable[Tuple[str, str]] = (
-                          (r'^module\.', ''), )) -> Dict[str, torch.Tensor]:
+                      revise_keys: Iterable[Tuple[str, str]] = STRIP_MODULE
+                      ) -> Dict[str, torch.Tensor]:
     """The state dict mmengine's loader would load from ``checkpoint``:
     ``checkpoint['state_dict']`` if present, else the checkpoint itself, with
-    ``revise_keys`` applied (default: strip ``module.``); non-tensors dropped."""
-    state = checkpoint.get('state_dict', checkpoint) \
-        if isinstance(checkpoint, Mapping) else {}
-    out = {}
-    for key, value in state.items():
-        if not torch.is_tensor(value):
-            continue
-        for pattern, repl in revise_keys:
-            key = re.sub(pattern, repl, key)
-        out[key] = value
-    return out
+    ``revise_keys`` applied (default: strip ``module.``); non-tensors dropped
+    (:func:`mmpad.core.checkpoint.reader.read_state_dict`)."""
+    if not isinstance(checkpoint, Mapping):
+        return {}
+    return read_state_dict(checkpoint, wrappers=('state_dict', ),
+                           revise_keys=revise_keys, allow_empty=True)
 
 
 def compare_state_dicts(
         model_state: Mapping[str, torch.Tensor],
         checkpoint_state: Mapping[str, torch.Tensor],
         resized_on_load: Optional[Callable[[str], bool]] = None,
-        tolerate_missing_adapters: bool = True) -> CompatReport:
-    """Compare names and shapes; see the module docstring for what counts."""
+        tolerate_missing_adapters: bool = True,
+        ignored: Tuple[str, ...] = IGNORED_SUFFIXES) -> CheckpointReport:
+    """Compare names and shapes; see the module docstring for what counts.
+
+    Args:
+        model_state: the model's tensors.
+        checkpoint_state: the checkpoint's (non-tensors are skipped).
+        resized_on_load: keys whose shape may differ (default: position
+            embeddings and relative position tables).
+        tolerate_missing_adapters: model adapter keys absent from an
+            adapter-less checkpoint go to ``tolerated_missing``.
+        ignored: key suffixes never compared (``()``: compare every key).
+    """
     resized = resized_on_load or _default_resized_on_load
-    model = {k: v for k, v in model_state.items() if not _ignored(k)}
+    model = {k: v for k, v in model_state.items() if not _ignored(k, ignored)}
     ckpt = {k: v for k, v in checkpoint_state.items()
-            if torch.is_tensor(v) and not _ignored(k)}
-    report = CompatReport()
+            if torch.is_tensor(v) and not _ignored(k, ignored)}
+    report = CheckpointReport()
     ckpt_has_adapters = any(_is_adapter(k) for k in ckpt)
     for key, value in model.items():
         if key not in ckpt:
@@ -200,8 +175,19 @@ def _kind_hint(ckpt_keys: List[str]) -> str:
     return ''
 
 
-def _adapter_problem(report: CompatReport, ckpt_keys: List[str],
-                     model_keys: List[str]) -> str:
+def adapter_problem(report: CheckpointReport, ckpt_keys: List[str],
+                    model_keys: List[str],
+                    tolerate_missing_adapters: bool = True) -> str:
+    """The adapter-size rules (rule 3 of the module docstring): what is wrong
+    with the checkpoint's adapters for this model ('' when nothing is).
+
+    Args:
+        report: :func:`compare_state_dicts` of the two.
+        ckpt_keys: the checkpoint's tensor names.
+        model_keys: the model's tensor names.
+        tolerate_missing_adapters: an adapter-less checkpoint may start a model
+            with adapters (PAD pre-training); False refuses it (downstream).
+    """
     adapters = [m for m in report.shape_mismatch if _is_adapter(m[0])]
     downs = [m for m in adapters if m[0].endswith('.adapter.down.weight')
              and m[1][0] != m[2][0]]
@@ -219,23 +205,29 @@ def _adapter_problem(report: CompatReport, ckpt_keys: List[str],
         key, ckpt_shape, model_shape = adapters[0]
         return (f'adapter tensors have another shape ({key}: checkpoint '
                 f'{_fmt_shape(ckpt_shape)} vs model {_fmt_shape(model_shape)}): '
-                'the checkpoint was trained with another adapter scale_mode or '
-                'embedding width than the config')
+                'the checkpoint was trained with another adapter scale mode '
+                '(scale_mode) or embedding width than the config')
     ckpt_adapters = [k for k in ckpt_keys if _is_adapter(k)]
     model_adapters = [k for k in model_keys if _is_adapter(k)]
     if ckpt_adapters and not model_adapters:
         return (f'the checkpoint holds {len(ckpt_adapters)} adapter tensors (a PAD '
-                'checkpoint) but the model has no adapters, so the learned '
-                'adapters and scales would be dropped; use the PAD config, or '
-                'convert with --drop-adapters for a baseline on purpose')
+                'checkpoint) but the model has no adapters, which would drop '
+                'the learned adapters and scales; use the PAD config '
+                '(downstream: model.backbone.adapter_cfg set), or convert with '
+                '--drop-adapters for a baseline on purpose')
+    if model_adapters and not ckpt_adapters and not tolerate_missing_adapters:
+        return ('the checkpoint has no adapter weights but the model has '
+                'adapters (model.backbone.adapter_cfg is set); use a PAD '
+                'checkpoint, or set model.backbone.adapter_cfg=None for an '
+                'ImageNet / full-pre-training baseline')
     if ckpt_adapters and model_adapters:
         extra = [k for k in report.unexpected if _is_adapter(k)]
         absent = [k for k in report.missing if _is_adapter(k)]
         if extra or absent:
             return ('the adapter tensors differ (checkpoint only: '
                     f'{extra[:SHOW] or "none"}; model only: '
-                    f'{absent[:SHOW] or "none"}): another adapter scale_mode, or '
-                    'adapters in other blocks')
+                    f'{absent[:SHOW] or "none"}): another adapter scale mode '
+                    '(scale_mode), or adapters in other blocks')
     return ''
 
 
@@ -248,8 +240,10 @@ def check_checkpoint_compatible(
         resized_on_load: Optional[Callable[[str], bool]] = None,
         what: Optional[str] = None,
         check_adapters: bool = True,
-        opt_out: Optional[str] = f'set {CONFIG_KEY}=False in the config'
-) -> CompatReport:
+        opt_out: Optional[str] = f'set {CONFIG_KEY}=False in the config',
+        strict_shapes: bool = False,
+        tolerate_missing_adapters: bool = True
+) -> CheckpointReport:
     """Raise :class:`CheckpointMismatchError` if ``state_dict`` does not fit.
 
     Args:
@@ -263,13 +257,15 @@ def check_checkpoint_compatible(
         resized_on_load: keys the model resizes while loading (default:
             position embeddings and relative position tables).
         what: how to name the model in the message (default: its class).
-        check_adapters: apply rule 3 (callers with their own adapter rules,
-            e.g. the downstream PAD backbones, switch it off).
+        check_adapters: apply rule 3.
         opt_out: how to skip the check, appended to the message (None: no
             way to skip is named).
+        strict_shapes: rule 2 for every non-adapter tensor, not only those
+            under ``backbone.`` (a bare backbone's keys have no prefix).
+        tolerate_missing_adapters: see :func:`adapter_problem`.
 
     Returns:
-        The :class:`CompatReport` when the checkpoint fits.
+        The :class:`CheckpointReport` (``kind='compat'``) when it fits.
     """
     if isinstance(model, nn.Module):
         what = what or type(model).__name__
@@ -277,8 +273,9 @@ def check_checkpoint_compatible(
     else:
         what = what or 'the model'
         model_state = model
-    report = compare_state_dicts(model_state, state_dict, resized_on_load,
-                                 tolerate_missing_adapters=not resume)
+    report = compare_state_dicts(
+        model_state, state_dict, resized_on_load,
+        tolerate_missing_adapters=tolerate_missing_adapters and not resume)
     model_keys = [k for k in model_state if not _ignored(k)]
     ckpt_keys = [k for k, v in state_dict.items()
                  if torch.is_tensor(v) and not _ignored(k)]
@@ -295,16 +292,18 @@ def check_checkpoint_compatible(
             + ', '.join(repr(k) for k in model_keys[:2]) + ')'
             + (f'; {hint}' if hint else ''))
     if not problem:
-        backbone = [m for m in report.shape_mismatch
-                    if _is_backbone(m[0]) and not _is_adapter(m[0])]
-        if backbone:
-            key, a, b = backbone[0]
-            problem = (f'{len(backbone)} backbone tensors have another shape '
+        wrong = [m for m in report.shape_mismatch if not _is_adapter(m[0])
+                 and (strict_shapes or _is_backbone(m[0]))]
+        if wrong:
+            key, a, b = wrong[0]
+            kind = 'tensors' if strict_shapes else 'backbone tensors'
+            problem = (f'{len(wrong)} {kind} have another shape '
                        f'(e.g. {key}: checkpoint {_fmt_shape(a)} vs model '
                        f'{_fmt_shape(b)}): a backbone of another width or '
                        'architecture')
     if not problem and check_adapters:
-        problem = _adapter_problem(report, ckpt_keys, model_keys)
+        problem = adapter_problem(report, ckpt_keys, model_keys,
+                                  tolerate_missing_adapters)
     if not problem and min_loaded_fraction > 0:
         of_ckpt = report.loaded_values / max(report.checkpoint_values, 1)
         of_model = report.loaded_values / max(report.model_values, 1)
@@ -325,3 +324,31 @@ def check_checkpoint_compatible(
             f'checkpoint {filename} does not fit {what}: {problem}. '
             f'[{report.counts()}{skip}]')
     return report
+
+
+def check_against_config(state_dict: Mapping[str, torch.Tensor], config: str,
+                         cfg_options: Optional[dict] = None,
+                         default_scope: Optional[str] = None
+                         ) -> CheckpointReport:
+    """Every difference of names and shapes between ``state_dict`` and the
+    model ``config`` builds (nothing ignored, nothing resized).
+
+    The model is built through mmengine's root registry in the config's
+    ``default_scope`` (else ``default_scope``), which is restored afterwards;
+    mmpad's modules must be registered (``import mmpad``).
+
+    Returns:
+        A :class:`CheckpointReport` with ``matched``, ``missing``,
+        ``unexpected`` and ``shape_mismatch`` filled in.
+    """
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', default_scope)):
+        model = MODELS.build(cfg.model)
+    return compare_state_dicts(model.state_dict(), state_dict,
+                               resized_on_load=lambda key: False,
+                               tolerate_missing_adapters=False, ignored=())

@@ -1,10 +1,11 @@
 """The one checkpoint loader of mmpad: no code execution, checksums verified.
 
 Every mmpad path that reads a checkpoint goes through :func:`torch_load_checked`:
-mmengine's ``CheckpointLoader`` (local files and http(s) / ``torchvision://`` /
-``open-mmlab://`` / ``mmcls://`` downloads, so ``load_from``, ``--resume`` and
-``init_cfg=dict(type='Pretrained')``), :mod:`mmpad.core.checkpoint.resume`, ``tools/test.py``
-and the checkpoint converters. It does two things.
+mmpad's reader (:mod:`mmpad.core.checkpoint.reader`: the runner's ``load_from`` /
+``--resume``, the backbones' ``init_cfg=dict(type='Pretrained')``, the
+converters), mmengine's ``CheckpointLoader`` (local files and http(s) /
+``torchvision://`` / ``open-mmlab://`` / ``mmcls://`` downloads),
+:mod:`mmpad.core.checkpoint.resume` and ``tools/test.py``. It does two things.
 
 **Integrity.** A torch checkpoint is a zip archive whose every record (the pickle
 ``data.pkl``, each tensor storage ``data/N``, the version files) carries a CRC-32 in
@@ -48,7 +49,8 @@ global and the opt-out: ``MMPAD_TRUST_CHECKPOINTS=1`` loads with
 ``weights_only=False`` (can run code from the file; logged as a warning naming the
 file; checksums are still verified).
 
-This module imports nothing from mmpad, so tools can load it by file path.
+Importing :mod:`mmpad.core.checkpoint` installs it into mmengine
+(:func:`install_safe_checkpoint_loading`, once per process).
 """
 from __future__ import annotations
 
@@ -66,6 +68,10 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
+from mmpad.core.checkpoint.errors import (CheckpointLoadError,
+                                          CorruptCheckpointError,
+                                          UnsafeCheckpointError)
+
 TRUST_ENV = 'MMPAD_TRUST_CHECKPOINTS'
 
 #: the statistics methods ``HistoryBuffer`` registers (and pickles) by default
@@ -73,25 +79,6 @@ HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
 _HB_NAME = 'mmengine.logging.history_buffer.HistoryBuffer'
 #: dtype strings the numpy stand-ins accept (as numpy pickles them)
 _DTYPE_STR = re.compile(r'^(b1|[iu][1248]|f[248]|c(8|16)|[US]\d{1,7})$')
-
-
-class CheckpointLoadError(RuntimeError):
-    """A checkpoint that cannot be loaded; the message names the file."""
-
-    def __init__(self, filename: str, problem: str,
-                 refused: Optional[str] = None) -> None:
-        self.filename = str(filename)
-        self.problem = ' '.join(str(problem).split())  # always one line
-        self.refused = refused
-        super().__init__(f'checkpoint {self.filename}: {self.problem}')
-
-
-class CorruptCheckpointError(CheckpointLoadError):
-    """Truncated, damaged (checksum mismatch) or not a torch checkpoint."""
-
-
-class UnsafeCheckpointError(CheckpointLoadError):
-    """The file asks the unpickler for something mmpad does not admit."""
 
 
 # ---------------------------------------------------------------- integrity

@@ -87,8 +87,8 @@ def pin_resume_seed(cfg: Config, checkpoint: str) -> None:
     randomness = cfg.get('randomness') or ConfigDict()
     if randomness.get('seed') is not None:
         return
-    from mmpad.core.checkpoint.loading import torch_load_checked
-    meta = torch_load_checked(checkpoint, map_location='cpu').get('meta', {})
+    from mmpad.core.checkpoint.reader import read_checkpoint
+    meta = read_checkpoint(checkpoint, map_location='cpu').get('meta') or {}
     seed = meta.get('seed')
     if seed is None:
         return
