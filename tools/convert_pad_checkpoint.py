@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Convert a PAD / MAE / MILAN pre-training checkpoint (mmpretrain layout) for the
-downstream backbones (pad.md §5, §10).
+downstream backbones (:mod:`mmpad.pad.checkpoint_conversion`).
 
     # PAD checkpoint -> ViTDet backbone with adapters (FLIR detection)
     python tools/convert_pad_checkpoint.py work_dirs/pad/epoch_100.pth \\
@@ -39,12 +39,13 @@ def parse_args(argv=None):
                         'bottleneck (PAD: 64)')
     parser.add_argument('--layer-scale-init', type=float, default=1.0,
                         help='seg: init of the created layer-scale gammas '
-                        '(default 1.0, pad.md §5.2)')
+                        '(default 1.0)')
     parser.add_argument('--no-layer-scale', action='store_true',
                         help='seg: create no gammas (backbone init_values=None)')
     parser.add_argument('--qv-bias', action='store_true',
                         help='seg: split the qkv bias into q_bias / v_bias for '
-                        'BEiT-style backbones (the key bias is dropped, D11)')
+                        'BEiT-style backbones (the key bias is dropped, which '
+                        'leaves the attention unchanged)')
     parser.add_argument('--drop-adapters', action='store_true',
                         help='drop the adapters on purpose (baseline backbone)')
     parser.add_argument('--force', action='store_true',
@@ -63,12 +64,14 @@ def main(argv=None) -> int:
         return 2
     import torch
 
-    from mmpad.pad.checkpoint_conversion import (
-        CheckpointConversionError, convert_pad_checkpoint, extract_state_dict)
-    from mmpad.core.checkpoint.loading import torch_load_checked
+    from mmpad.core.checkpoint import CheckpointError, read_checkpoint
+    from mmpad.pad.checkpoint_conversion import (CheckpointConversionError,
+                                                 convert_pad_checkpoint,
+                                                 extract_state_dict)
 
     try:
-        checkpoint = torch_load_checked(args.src, map_location='cpu')
+        checkpoint = read_checkpoint(args.src,
+                                     error=CheckpointConversionError)
         state_dict = extract_state_dict(checkpoint, args.src)
         converted, report = convert_pad_checkpoint(
             state_dict,
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
             qv_bias=args.qv_bias,
             drop_adapters=args.drop_adapters,
             bottleneck=args.bottleneck)
-    except (CheckpointConversionError, RuntimeError) as err:
+    except (CheckpointError, RuntimeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     print(report.summary())

@@ -19,133 +19,21 @@ them back::
 ``merge`` refuses keys whose shape differs from the base's and adapter keys whose
 block is missing from the base (a checkpoint of another model or another key
 prefix). Both commands write atomically and print what was added, replaced and
-kept.
+kept (:mod:`mmpad.pad.adapter_merge`).
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
 import os.path as osp
 import sys
-from collections import OrderedDict
-from typing import Dict, Sequence, Tuple
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+from mmpad.core.adapters.freezing import ADAPTER_KEY
+from mmpad.core.checkpoint import CheckpointConversionError, CheckpointError
+from mmpad.pad.adapter_merge import (extract_state, load_state, merge_states,
+                                     save_atomic)
 
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-ADAPTER_KEY = '.adapter.'
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be merged / extracted, with the file named."""
-
-
-def _torch_load_checked():
-    """``mmpad.core.checkpoint.loading.torch_load_checked`` (weights_only loading
-    with the OpenMMLab allow-list), loaded without ``import mmpad``, which
-    would import every host library (seconds) for nothing."""
-    mod = sys.modules.get('mmpad.core.checkpoint.loading')
-    if mod is None:
-        spec = importlib.util.spec_from_file_location(
-            '_mmpad_utils_checkpoint',
-            osp.join(REPO, 'mmpad', 'utils', 'checkpoint.py'))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    return mod.torch_load_checked
-
-
-def load_state(path: str) -> Tuple[dict, Dict[str, torch.Tensor]]:
-    """Load ``path``; return (the whole checkpoint dict, its state dict)."""
-    if not osp.isfile(path):
-        raise CheckpointError(f'{path}: no such file')
-    try:
-        ckpt = _torch_load_checked()(path, map_location='cpu')
-    except RuntimeError as err:
-        raise CheckpointError(str(err)) from err
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f'{path}: expected a dict checkpoint, got '
-                              f'{type(ckpt).__name__}')
-    for key in ('state_dict', 'model'):
-        if isinstance(ckpt.get(key), dict):
-            state = ckpt[key]
-            break
-    else:
-        if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
-            state, ckpt = ckpt, {'state_dict': ckpt}
-        else:
-            raise CheckpointError(
-                f'{path}: no `state_dict` (top-level keys: {sorted(ckpt)[:8]})')
-    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise CheckpointError(f'{path}: non-tensor entries {bad[:5]}')
-    return ckpt, state
-
-
-def _block_prefix(key: str) -> str:
-    """'backbone.layers.3.adapter.down.weight' -> 'backbone.layers.3.'"""
-    idx = key.find(ADAPTER_KEY)
-    return key[:idx + 1] if idx > 0 else ''
-
-
-def merge_states(base: Dict[str, torch.Tensor],
-                 adapter: Dict[str, torch.Tensor],
-                 base_name: str = 'base',
-                 adapter_name: str = 'adapter',
-                 progress: bool = False) -> Tuple[OrderedDict, dict]:
-    """Return (merged state dict, report). Entries of ``adapter`` replace or
-    extend ``base``; nothing of ``base`` is removed."""
-    if not adapter:
-        raise CheckpointError(f'{adapter_name}: the state dict is empty')
-    merged = OrderedDict(base)
-    report = dict(added=[], replaced=[], kept=0)
-    base_keys = list(base)
-    for key, value in tqdm(adapter.items(), desc='merge', disable=not progress):
-        if key in base:
-            if base[key].shape != value.shape:
-                raise CheckpointError(
-                    f'{adapter_name}: {key} has shape {tuple(value.shape)} '
-                    f'but {base_name} has {tuple(base[key].shape)} (different '
-                    'model size or adapter bottleneck?)')
-            report['replaced'].append(key)
-        else:
-            block = _block_prefix(key)
-            if not block or not any(
-                    k.startswith(block) and ADAPTER_KEY not in '.' + k
-                    for k in base_keys):
-                raise CheckpointError(
-                    f'{adapter_name}: {key} is new, and {base_name} has no '
-                    f'block {block or key!r} to attach it to (keys there look '
-                    f'like {base_keys[:3]}); wrong base checkpoint or key '
-                    'prefix?')
-            report['added'].append(key)
-        merged[key] = value
-    report['kept'] = len(base) - len(report['replaced'])
-    return merged, report
-
-
-def extract_state(state: Dict[str, torch.Tensor],
-                  keys: Sequence[str] = (ADAPTER_KEY, )) -> OrderedDict:
-    """The entries whose name contains one of ``keys`` (or starts with it)."""
-    out = OrderedDict(
-        (k, v) for k, v in state.items()
-        if any(s in '.' + k or k.startswith(s) for s in keys))
-    return out
-
-
-def save_atomic(obj, path: str) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.{os.getpid()}'
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+__all__ = ['main', 'CheckpointError', 'load_state', 'merge_states',
+           'extract_state', 'save_atomic', 'ADAPTER_KEY']
 
 
 def cmd_merge(args) -> int:
@@ -153,7 +41,7 @@ def cmd_merge(args) -> int:
     adapter_ckpt, adapter = load_state(args.adapter)
     meta = adapter_ckpt.get('meta') or {}
     if not meta.get('adapter_only', False) and not args.force:
-        raise CheckpointError(
+        raise CheckpointConversionError(
             f'{args.adapter}: meta.adapter_only is not set; this does not look '
             'like an adapter-only checkpoint (use --force to merge anyway)')
     merged, report = merge_states(base, adapter, args.base, args.adapter,
@@ -178,7 +66,7 @@ def cmd_extract(args) -> int:
     keys = args.key or [ADAPTER_KEY]
     out = extract_state(state, keys)
     if not out:
-        raise CheckpointError(
+        raise CheckpointConversionError(
             f'{args.checkpoint}: no key matches {keys}; is it a PAD '
             'checkpoint?')
     src_meta = ckpt.get('meta') or {}

@@ -22,13 +22,10 @@ from typing import List, Optional
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from mmpad.sop.convert import (CONV_SEG, FUSION_MODES,  # noqa: E402
-                                      ConversionError, sop_to_seg_state_dict)
-from mmpad.sop.first_conv import SLICE_MODES  # noqa: E402
+from mmpad.core.checkpoint import CheckpointError, read_state_dict
+from mmpad.sop.convert import (FUSION_MODES, ConversionError,
+                               check_against_seg_config, sop_to_seg_state_dict)
+from mmpad.sop.first_conv import SLICE_MODES
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,45 +49,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def load_state_dict(path: str) -> dict:
-    from mmpad.core.checkpoint.loading import torch_load_checked
+    """The tensors of the SOP checkpoint ``path`` (``module.`` stripped)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such checkpoint')
-    ckpt = torch_load_checked(path, map_location='cpu')
-    if not isinstance(ckpt, dict):
-        raise ConversionError(f'{path}: not a checkpoint dict ({type(ckpt).__name__})')
-    state = ckpt.get('state_dict', ckpt)
-    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    if not tensors:
-        raise ConversionError(f'{path}: holds no tensors (keys: {list(ckpt)[:5]})')
-    return {k[7:] if k.startswith('module.') else k: v for k, v in tensors.items()}
-
-
-def check_against_config(state: dict, config: str) -> List[str]:
-    """Load ``state`` into the model of ``config``; return the problems found."""
-    import mmpad  # noqa: F401  (registers mmpad, safe checkpoint loading)
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
-    target = model.state_dict()
-    problems = []
-    missing = [k for k in target if k not in state]
-    unexpected = [k for k in state if k not in target]
-    bad_missing = [k for k in missing if not CONV_SEG.match(k)]
-    if bad_missing:
-        problems.append(f'missing in checkpoint: {bad_missing}')
-    if unexpected:
-        problems.append(f'not in the {config} model: {unexpected}')
-    mism = [f'{k}: {list(v.shape)} vs {list(target[k].shape)}'
-            for k, v in state.items() if k in target and v.shape != target[k].shape]
-    if mism:
-        problems.append(f'shape mismatch: {mism}')
-    if not problems:
-        model.load_state_dict(state, strict=False)
-    return problems
+    return dict(read_state_dict(path, error=ConversionError))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -103,7 +65,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         out, report = sop_to_seg_state_dict(
             items, fusion=args.fusion, early_slice=args.early_slice,
             first_conv_key=args.first_conv_key, keep_conv_seg=args.keep_conv_seg)
-    except (ConversionError, FileNotFoundError, RuntimeError) as err:
+    except (CheckpointError, FileNotFoundError, RuntimeError) as err:
         message = str(err)  # name the file once (load errors already do)
         if args.src not in message:
             message = f'{args.src}: {message}'
@@ -111,7 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     print(report.summary())
     if args.check_config:
-        problems = check_against_config(out, args.check_config)
+        problems = check_against_seg_config(out, args.check_config)
         if problems:
             print(f'error: the converted weights do not fit {args.check_config}:\n  '
                   + '\n  '.join(problems), file=sys.stderr)

@@ -42,8 +42,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
+from mmengine.runner.checkpoint import load_state_dict
 
 from mmpad.engine.config_text import CachedTextConfig
 from mmpad.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
@@ -51,8 +50,8 @@ from mmpad.engine.hooks.random_state_hook import RandomStateHook
 from mmpad.core.checkpoint.resume import find_resume_checkpoint, pin_resume_seed
 from mmpad.core.arg_check import check_float
 from mmpad.core.checkpoint.compat import (CONFIG_KEY,
-                                           check_checkpoint_compatible,
-                                           tensor_state_dict)
+                                           check_checkpoint_compatible)
+from mmpad.core.checkpoint.reader import read_checkpoint, read_state_dict
 from mmpad.core.config_check import check_config
 
 
@@ -198,22 +197,33 @@ class MMPadRunner(Runner):
     def load_checkpoint(self, filename: str, map_location='cpu',
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
-        """mmengine 0.10.7's ``Runner.load_checkpoint`` (used by ``load_from``
-        and by ``resume``) with :func:`check_checkpoint_compatible` between
-        reading the file and loading it into the model."""
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        """mmengine's ``Runner.load_checkpoint`` (used by ``load_from`` and by
+        ``resume``; same steps as in mmengine 0.10.7) with mmpad's reader and
+        :func:`check_checkpoint_compatible` between reading the file and
+        loading it into the model.
+
+        Returns:
+            The checkpoint dict (``resume`` reads ``meta``, the optimizer, ...).
+        """
+        checkpoint = read_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        # what mmengine loads: checkpoint['state_dict'] (else the checkpoint),
+        # keys revised, every entry, the _metadata of versioned modules kept
+        state_dict = read_state_dict(
+            checkpoint, filename=filename, wrappers=('state_dict', ),
+            revise_keys=revise_keys, tensors_only=False, allow_empty=True)
         option = self.cfg.get(CONFIG_KEY, True)
         if option:
             report = check_checkpoint_compatible(
-                model, tensor_state_dict(checkpoint, revise_keys), filename,
+                model, state_dict, filename,
                 resume=getattr(self, '_resuming_checkpoint', False),
                 **(dict(option) if isinstance(option, dict) else {}))
             self.logger.info(f'Checkpoint {filename} fits the model: '
                              f'{report.counts()}')
-        checkpoint = _load_checkpoint_to_model(
-            model, checkpoint, strict, revise_keys=revise_keys)
+        # mmengine's public loader: non-strict load, missing / unexpected keys
+        # printed as warnings, as Runner.load_checkpoint does (logger=None)
+        load_state_dict(model, state_dict, strict)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -1,5 +1,5 @@
 """Convert a PAD / MAE pre-training checkpoint (mmpretrain layout) into the key
-layout of the downstream backbones (pad.md §5, §10).
+layout of the downstream backbones.
 
 Source (mmpretrain ``MAE`` / ``MILAN`` algorithm, ``state_dict`` of the Runner)::
 
@@ -15,12 +15,13 @@ Targets (keys without prefix, loaded by ``init_cfg=dict(type='Pretrained')``):
 * ``det`` -> :class:`~mmpad.pad.pad_vit_det.PADViTDet` (mmpretrain
   ``ViTSAM`` names): CLS token and its position entry dropped, ``pos_embed`` as
   (1, g, g, C), zero decomposed relative position tables ``attn.rel_pos_{h,w}``
-  created (pad.md §5.3: zero-initialised), final norm dropped.
+  created (zero-initialised), final norm dropped.
 * ``seg`` -> :class:`~mmpad.pad.pad_mae_seg.PADMAE` (mmseg ``MAE``
   names): CLS kept, zero ``attn.relative_position_bias_table`` and layer-scale
-  ``gamma_1/gamma_2`` (init 1.0) created (pad.md §5.2), final norm dropped. With
+  ``gamma_1/gamma_2`` (init 1.0) created, final norm dropped. With
   ``qv_bias=True`` the qkv bias is split into ``q_bias`` / ``v_bias`` for BEiT-style
-  backbones and the key bias is dropped, which is exact (pad.md D11).
+  backbones and the key bias is dropped, which is exact (the key bias adds the
+  same constant to every logit of a query, which the softmax cancels).
 
 Created tensors use the pre-training grid; the backbones resize them on load.
 Adapters and scale predictors are kept unchanged (or dropped on request).
@@ -29,12 +30,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
+
+from mmpad.core.checkpoint.errors import CheckpointConversionError
+from mmpad.core.checkpoint.reader import read_state_dict
+from mmpad.core.checkpoint.report import CheckpointReport
+
+__all__ = ['CheckpointConversionError', 'ConversionReport', 'AdapterInfo',
+           'ViTInfo', 'extract_state_dict', 'inspect_pretrain_checkpoint',
+           'convert_pad_checkpoint', 'expected_keys']
 
 TARGETS = ('det', 'seg')
 SRC = 'backbone.'
@@ -45,10 +53,6 @@ BLOCK_KEYS = tuple(f'{m}.{p}' for m in (
 ADAPTER_KEYS = ('norm.weight', 'norm.bias', 'down.weight', 'down.bias',
                 'up.weight', 'up.bias')
 _LAYER_RE = re.compile(r'^backbone\.layers\.(\d+)\.(.+)$')
-
-
-class CheckpointConversionError(ValueError):
-    """The checkpoint cannot be converted; the message names the file."""
 
 
 @dataclass
@@ -67,60 +71,25 @@ class ViTInfo:
     adapter: Optional[AdapterInfo]
 
 
-@dataclass
-class ConversionReport:
-    """What :func:`convert_pad_checkpoint` did, for the tool's summary."""
-    target: str
-    info: ViTInfo
-    mapped: Dict[str, str] = field(default_factory=dict)   # source -> target
-    created: List[str] = field(default_factory=list)
-    dropped: List[str] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)
+#: what :func:`convert_pad_checkpoint` returns (``kind='pad'``, one report type)
+ConversionReport = CheckpointReport
 
-    def summary(self) -> str:
-        info = self.info
-        adapter = ('none' if info.adapter is None else
-                   f'bottleneck {info.adapter.bottleneck}, scale '
-                   f'{info.adapter.scale}')
-        lines = [
-            f'target {self.target}: ViT with {info.num_layers} blocks, width '
+
+def _title(target: str, info: ViTInfo) -> str:
+    adapter = ('none' if info.adapter is None else
+               f'bottleneck {info.adapter.bottleneck}, scale '
+               f'{info.adapter.scale}')
+    return (f'target {target}: ViT with {info.num_layers} blocks, width '
             f'{info.embed_dims}, pre-training grid {info.grid}x{info.grid}; '
-            f'adapters: {adapter}',
-            f'mapped  {len(self.mapped)} tensors '
-            f'({sum(".adapter." in k for k in self.mapped)} adapter tensors)',
-            f'created {len(self.created)} tensors (not in pre-training, at '
-            f'their downstream init): ' + _group(self.created),
-            f'dropped {len(self.dropped)} tensors: ' + _group(self.dropped),
-            f'missing {len(self.missing)} tensors: ' + _group(self.missing),
-        ]
-        return '\n'.join(lines)
-
-
-def _group(keys: List[str]) -> str:
-    """Summarise keys as 'pattern (count)' with layer indices folded."""
-    if not keys:
-        return 'none'
-    counts: Dict[str, int] = defaultdict(int)
-    for key in keys:
-        key = re.sub(r'\.layers\.\d+\.', '.layers.*.', key)
-        key = re.sub(r'^layers\.\d+\.', 'layers.*.', key)
-        parts = key.split('.')
-        if parts[0] in ('neck', 'target_generator', 'head'):
-            key = parts[0] + '.*'
-        counts[key] += 1
-    return ', '.join(f'{k} ({n})' if n > 1 else k for k, n in counts.items())
+            f'adapters: {adapter}')
 
 
 def extract_state_dict(checkpoint: dict, filename: str) -> Dict[str, Tensor]:
     """The tensors of a Runner checkpoint (``state_dict``), a timm-style one
-    (``model``) or a bare state dict."""
-    if not isinstance(checkpoint, dict):
-        raise CheckpointConversionError(
-            f'{filename}: not a checkpoint dict ({type(checkpoint).__name__})')
-    sd = checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
-    if not isinstance(sd, dict):
-        raise CheckpointConversionError(f'{filename}: "state_dict" is not a dict')
-    return {k: v for k, v in sd.items() if torch.is_tensor(v)}
+    (``model``) or a bare state dict
+    (:func:`mmpad.core.checkpoint.reader.read_state_dict`, keys as stored)."""
+    return read_state_dict(checkpoint, filename=filename, revise_keys=(),
+                           allow_empty=True, error=CheckpointConversionError)
 
 
 def inspect_pretrain_checkpoint(sd: Dict[str, Tensor],
@@ -225,15 +194,17 @@ def convert_pad_checkpoint(
         num_heads: attention heads, sizes the created relative position tables
             (default ``embed_dims // 64``, 12 for ViT-B).
         layer_scale_init: ``seg`` only: init of the created ``gamma_1/2``
-            (pad.md: 1.0); ``None`` creates none (backbone without layer scale).
+            (1.0); ``None`` creates none (backbone without layer scale).
         qv_bias: ``seg`` only: split the qkv bias into ``q_bias`` / ``v_bias``
-            (BEiT layout), dropping the key bias (pad.md D11).
+            (BEiT layout), dropping the key bias (exact, see the module
+            docstring).
         drop_adapters: drop the adapters on purpose (baseline from a PAD run).
         bottleneck: refuse a checkpoint whose adapters have another bottleneck
-            (PAD: 64, pad.md §5.1).
+            (PAD: 64).
 
     Returns:
-        The converted state dict and a :class:`ConversionReport`.
+        The converted state dict and a :class:`CheckpointReport`
+        (``kind='pad'``: ``mapped``, ``created``, ``dropped``, ``missing``).
     """
     if target not in TARGETS:
         raise ValueError(f'target must be one of {TARGETS}, got {target!r}')
@@ -252,7 +223,8 @@ def convert_pad_checkpoint(
         raise CheckpointConversionError(
             f'{filename}: width {info.embed_dims} is not divisible by '
             f'num_heads={heads}')
-    report = ConversionReport(target, info)
+    report = CheckpointReport(kind='pad', target=target, info=info,
+                              title=_title(target, info))
     out: Dict[str, Tensor] = {}
 
     def put(src: str, dst: str, value: Optional[Tensor] = None) -> None:

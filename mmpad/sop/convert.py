@@ -1,5 +1,5 @@
-"""SOP checkpoint -> state dict of the matching stock downstream segmentor
-(sop.md §3 "Going downstream", §8 "Converter"). Pure torch.
+"""SOP checkpoint -> state dict of the matching stock downstream segmentor,
+which fine-tuning then starts from. Pure torch.
 
 * ``early``: the 6-channel input kernel is sliced back to 3 channels
   (:func:`mmpad.sop.first_conv.slice_input_conv`);
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import torch
 
+from mmpad.core.checkpoint.errors import CheckpointConversionError
+from mmpad.core.checkpoint.report import CheckpointReport
 from mmpad.sop.first_conv import SLICE_MODES, find_input_conv, slice_input_conv
 
 CONV_SEG = re.compile(r'^(decode_head|auxiliary_head(\.\d+)?)\.conv_seg\.')
@@ -26,24 +27,10 @@ SEGMENT_EMBED = 'backbone.segment_embed'
 FUSION_MODES = ('early', 'token_concat', 'siamese_gap')
 
 
-class ConversionError(ValueError):
-    """The checkpoint is not an SOP checkpoint of the requested kind."""
-
-
-@dataclass
-class ConversionReport:
-    """What the conversion did."""
-    fusion: str
-    kept: int = 0
-    sliced: Dict[str, Tuple[tuple, tuple]] = field(default_factory=dict)
-    dropped: List[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f'fusion: {self.fusion}', f'kept: {self.kept} tensors']
-        lines += [f'sliced: {k} {list(a)} -> {list(b)}'
-                  for k, (a, b) in self.sliced.items()]
-        lines += [f'dropped: {k}' for k in self.dropped]
-        return '\n'.join(lines)
+#: the checkpoint is not an SOP checkpoint of the requested kind
+ConversionError = CheckpointConversionError
+#: what :func:`sop_to_seg_state_dict` returns (``kind='sop'``, one report type)
+ConversionReport = CheckpointReport
 
 
 def backbone_input_conv(state: Mapping[str, torch.Tensor],
@@ -73,7 +60,7 @@ def sop_to_seg_state_dict(state: Mapping[str, torch.Tensor],
                           first_conv_key: Optional[str] = None,
                           keep_conv_seg: bool = False
                           ) -> Tuple['OrderedDict[str, torch.Tensor]',
-                                     ConversionReport]:
+                                     CheckpointReport]:
     """Convert an SOP segmentor state dict to its stock downstream segmentor.
 
     Args:
@@ -85,7 +72,8 @@ def sop_to_seg_state_dict(state: Mapping[str, torch.Tensor],
         keep_conv_seg: keep the 1-channel classifiers (backbone-only or
             binary downstream tasks).
     Returns:
-        The converted state dict and a :class:`ConversionReport`.
+        The converted state dict and a :class:`CheckpointReport`
+        (``kind='sop'``: ``kept`` = ``len(matched)``, ``sliced``, ``dropped``).
     """
     if early_slice not in SLICE_MODES:
         raise ValueError(f'early_slice must be one of {SLICE_MODES}, '
@@ -94,7 +82,8 @@ def sop_to_seg_state_dict(state: Mapping[str, torch.Tensor],
     if fusion not in FUSION_MODES:
         raise ValueError(f'fusion must be "auto" or one of {FUSION_MODES}, '
                          f'got {fusion!r}')
-    report = ConversionReport(fusion=fusion)
+    report = CheckpointReport(kind='sop', fusion=fusion,
+                              title=f'fusion: {fusion}')
     slice_key = None
     if fusion == 'early':
         slice_key = first_conv_key or backbone_input_conv(state, 6)
@@ -114,5 +103,27 @@ def sop_to_seg_state_dict(state: Mapping[str, torch.Tensor],
             report.sliced[key] = (tuple(value.shape), tuple(new.shape))
             value = new
         out[key] = value
-        report.kept += 1
+        report.matched.append(key)
     return out, report
+
+
+def check_against_seg_config(state: Mapping[str, torch.Tensor],
+                             config: str) -> List[str]:
+    """What keeps ``state`` (a converted SOP checkpoint) from loading into the
+    model of ``config`` with only ``conv_seg`` missing; [] when it does.
+
+    The model is built by :func:`mmpad.core.checkpoint.compat.check_against_config`
+    (default scope ``mmseg`` unless the config sets one; mmpad registered)."""
+    from mmpad.core.checkpoint.compat import check_against_config
+    report = check_against_config(state, config, default_scope='mmseg')
+    problems = []
+    bad_missing = [k for k in report.missing if not CONV_SEG.match(k)]
+    if bad_missing:
+        problems.append(f'missing in checkpoint: {bad_missing}')
+    if report.unexpected:
+        problems.append(f'not in the {config} model: {report.unexpected}')
+    if report.shape_mismatch:
+        problems.append('shape mismatch: ' + str([
+            f'{k}: {list(a)} vs {list(b)}'
+            for k, a, b in report.shape_mismatch]))
+    return problems

@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
@@ -35,7 +34,8 @@ from mmseg.utils import SampleList
 
 from mmpad.core.arg_check import (arg_error, check_choice, check_size,
                                    check_str, is_int)
-from mmpad.sop.first_conv import find_input_conv, inflate_input_conv, state_dict_items
+from mmpad.core.checkpoint.reader import read_state_dict
+from mmpad.sop.first_conv import find_input_conv, inflate_input_conv
 from mmpad.sop.siamese_fusion import SiameseGAPFusion
 
 FUSION_MODES = ('early', 'token_concat', 'siamese_gap')
@@ -197,14 +197,14 @@ class SOPEncoderDecoder(EncoderDecoder):
             self._inflate_pretrained_input_conv()
 
     def _pretrained_backbone_state(self) -> Optional[dict]:
+        """The tensors of the backbone's ``init_cfg=dict(type='Pretrained')``
+        checkpoint under its ``prefix`` (prefix stripped), None without one."""
         init_cfg = getattr(self.backbone, 'init_cfg', None)
         if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
             return None
-        ckpt = CheckpointLoader.load_checkpoint(
-            init_cfg['checkpoint'], map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        prefix = init_cfg.get('prefix') or ''
-        return dict(state_dict_items(state, prefix))
+        return dict(read_state_dict(init_cfg['checkpoint'],
+                                    init_cfg.get('prefix') or None,
+                                    allow_empty=True))
 
     @torch.no_grad()
     def _inflate_pretrained_input_conv(self) -> None:

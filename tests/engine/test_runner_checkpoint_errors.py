@@ -161,3 +161,14 @@ def test_test_tool_prints_one_line_and_exits_2(ckpts, demo_data, tmp_path):
               if line.startswith('error: ')]
     assert len(errors) == 1 and ckpts['resnet'] in errors[0]
     assert 'different architecture' in errors[0]
+
+
+def test_runner_reads_through_the_one_reader():
+    """MMPadRunner.load_checkpoint reads with mmpad's reader and loads with
+    mmengine's public load_state_dict, not its private helpers."""
+    from mmpad.core.checkpoint import reader
+    from mmpad.engine import runner
+    assert runner.read_checkpoint is reader.read_checkpoint
+    assert runner.read_state_dict is reader.read_state_dict
+    assert not hasattr(runner, '_load_checkpoint_to_model')
+    assert not hasattr(runner, '_load_checkpoint')

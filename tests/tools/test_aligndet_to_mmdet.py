@@ -10,10 +10,11 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmdet.registry import MODELS
+from mmpad.core.checkpoint import check_against_config
 from tools import aligndet_to_mmdet as converter
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                            'models', 'aligndet'))
+                            'aligndet'))
 from aligndet_tiny_detectors import (FAMILIES, pretrainer_cfg,  # noqa: E402
                                      stock_detector)
 
@@ -56,12 +57,12 @@ def test_converted_weights_load_into_stock_detector(family, tmp_path, capsys):
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert not any(k.startswith(('online.', 'target.')) for k in converted)
     assert not any('projector' in k for k in converted)
-    check = converter.check_against_config(converted, config)
+    check = check_against_config(converted, config)
     not_pretrained = ('mask_head', )  # trained from scratch at fine-tuning
-    assert [k for k in check['missing']
+    assert [k for k in check.missing
             if not any(d in k.split('.') for d in DROPPED_LAYERS + not_pretrained)
             ] == []
-    assert check['unexpected'] == [] and check['shape_mismatch'] == []
+    assert check.unexpected == [] and check.shape_mismatch == []
 
     stock = MODELS.build(Config.fromfile(config).model)
     load_checkpoint(stock, dst, map_location='cpu', strict=False)
@@ -71,19 +72,6 @@ def test_converted_weights_load_into_stock_detector(family, tmp_path, capsys):
     assert len(neck_and_heads) > 0
     for key in converted:
         assert torch.equal(loaded[key], online[key]), key
-
-
-def test_keep_regressors_and_report_groups():
-    state = {'online.neck.w': torch.ones(1),
-             'online.bbox_head.retina_reg.weight': torch.ones(1),
-             'online.bbox_head.retina_cls.0.weight': torch.ones(1),
-             'target.neck.w': torch.ones(1), 'data_preprocessor.mean': torch.ones(1)}
-    out, report = converter.convert_state_dict(state)
-    assert set(out) == {'neck.w'}
-    assert report['target'] == ['target.neck.w']
-    assert report['other'] == ['data_preprocessor.mean']
-    out, _ = converter.convert_state_dict(state, keep_regressors=True)
-    assert set(out) == {'neck.w', 'bbox_head.retina_reg.weight'}
 
 
 def test_rejects_non_aligndet_checkpoint(tmp_path, capsys):

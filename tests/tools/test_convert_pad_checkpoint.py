@@ -1,5 +1,5 @@
 """tools/convert_pad_checkpoint.py: PAD / MAE pre-training checkpoint -> the mmdet
-and mmseg adapter backbones (pad.md §5, §10, D11)."""
+and mmseg adapter backbones."""
 import importlib.util
 import os.path as osp
 
@@ -199,7 +199,7 @@ def test_wrong_checkpoints_are_refused(pad_state_dict, tmp_path, capsys, case,
 
 
 def test_qv_bias_split_is_exact(pad_state_dict):
-    """pad.md D11: dropping the key bias changes every logit of a query by the
+    """Dropping the key bias changes every logit of a query by the
     same constant, so the attention output is unchanged."""
     from mmseg.models.backbones.beit import BEiTAttention
 

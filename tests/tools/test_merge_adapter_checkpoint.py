@@ -26,11 +26,19 @@ def ckpts(tmp_path_factory):
     """base = a stock ImageNet-style MAE checkpoint (no adapters);
     full = the PAD model trained from it: same encoder, new adapters, new
     decoder (every trained tensor perturbed)."""
+    from mmengine.registry import DefaultScope
     from mmengine.runner import save_checkpoint
     from mmpretrain.registry import MODELS
     d = tmp_path_factory.mktemp('merge')
     cfg = Config.fromfile(DEMO_CFG)
     torch.manual_seed(0)
+    # in mmpretrain's scope whatever another test module left set (importing
+    # tests/aligndet/aligndet_tiny_detectors.py sets 'mmdet' for the process)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return _build_ckpts(d, cfg, MODELS, save_checkpoint)
+
+
+def _build_ckpts(d, cfg, MODELS, save_checkpoint):
     stock = MODELS.build(cfg.model.algorithm.to_dict())
     stock.init_weights()
     save_checkpoint({'meta': {'epoch': 1600}, 'state_dict': stock.state_dict(),
@@ -88,8 +96,10 @@ def test_round_trip_with_decoder_is_bit_exact(ckpts):
     got = merged['state_dict']
     _assert_same(got, full)
     # and the result loads strictly into the PAD model
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
-    pad = MODELS.build(Config.fromfile(DEMO_CFG).model.to_dict())
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        pad = MODELS.build(Config.fromfile(DEMO_CFG).model.to_dict())
     pad.load_state_dict(got, strict=True)
 
 
@@ -110,6 +120,7 @@ def test_merge_refuses_what_does_not_fit(ckpts, tmp_path):
         tool.merge_states(base, stripped)
     with pytest.raises(tool.CheckpointError, match='empty'):
         tool.merge_states(base, {})
+
 
 def test_cli_errors_name_the_file(ckpts, tmp_path, capsys):
     d, _ = ckpts

@@ -369,14 +369,19 @@ def test_a_runner_checkpoint_round_trips(real_epoch):
 
 
 def test_the_helper_module_is_the_loader_the_tools_use():
-    """merge_adapter_checkpoint loads this very module (by file path when
-    mmpad was not imported)."""
+    """merge_adapter_checkpoint reads through mmpad's one reader, which loads
+    local files with this very loader."""
     import importlib.util
+
+    from mmpad.core.checkpoint import reader
+    from mmpad.pad import adapter_merge
     spec = importlib.util.spec_from_file_location(
         '_merge_tool', osp.join(REPO, 'tools', 'merge_adapter_checkpoint.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    assert tool._torch_load_checked() is torch_load_checked
+    assert tool.load_state is adapter_merge.load_state
+    assert adapter_merge.read_checkpoint is reader.read_checkpoint
+    assert reader.torch_load_checked is torch_load_checked
     assert checkpoint_attacks.CHAINS is CHAINS
 
 
