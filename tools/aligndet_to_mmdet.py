@@ -29,14 +29,16 @@ import os
 import os.path as osp
 import sys
 from collections import Counter
-from typing import List
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import DictAction
 
 from mmpad.aligndet.convert import ONLINE, REGRESSORS, convert_state_dict
 from mmpad.core.checkpoint import (CheckpointConversionError, CheckpointError,
-                                   check_against_config, read_state_dict)
+                                   read_state_dict)
+from mmpad.core.checkpoint.compat import \
+    check_against_config as _check_against_config
 
 
 def parse_args(argv=None):
@@ -56,6 +58,19 @@ def parse_args(argv=None):
 
 def _group(key: str) -> str:
     return key.split('.', 1)[0]
+
+
+def check_against_config(state: Dict[str, torch.Tensor], config: str,
+                         cfg_options: Optional[dict] = None
+                         ) -> Dict[str, List[str]]:
+    """``{'missing', 'unexpected', 'shape_mismatch'}`` -> sorted key names of
+    ``state`` against the model of ``config``
+    (:func:`mmpad.core.checkpoint.compat.check_against_config`)."""
+    report = _check_against_config(state, config, cfg_options,
+                                   default_scope='mmdet')
+    return dict(missing=sorted(report.missing),
+                unexpected=sorted(report.unexpected),
+                shape_mismatch=sorted(k for k, _, _ in report.shape_mismatch))
 
 
 def _print_keys(title: str, keys: List[str], limit: int = 20) -> None:
@@ -91,15 +106,14 @@ def main(argv=None) -> int:
         _print_keys('dropped (neither online nor target)', report['other'])
 
     if args.config:
-        check = check_against_config(converted, args.config, args.cfg_options,
-                                     default_scope='mmdet')
+        check = check_against_config(converted, args.config, args.cfg_options)
         print(f'against {args.config}:')
         _print_keys('  missing in the converted weights (trained from scratch)',
-                    check.missing)
+                    check['missing'])
         _print_keys('  unexpected (ignored by the non-strict load)',
-                    check.unexpected)
+                    check['unexpected'])
         _print_keys('  shape mismatch (skipped by the load)',
-                    [k for k, _, _ in check.shape_mismatch])
+                    check['shape_mismatch'])
 
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     meta = dict(aligndet_source=osp.abspath(args.src),

@@ -10,7 +10,6 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmdet.registry import MODELS
-from mmpad.core.checkpoint import check_against_config
 from tools import aligndet_to_mmdet as converter
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -57,12 +56,12 @@ def test_converted_weights_load_into_stock_detector(family, tmp_path, capsys):
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert not any(k.startswith(('online.', 'target.')) for k in converted)
     assert not any('projector' in k for k in converted)
-    check = check_against_config(converted, config)
+    check = converter.check_against_config(converted, config)
     not_pretrained = ('mask_head', )  # trained from scratch at fine-tuning
-    assert [k for k in check.missing
+    assert [k for k in check['missing']
             if not any(d in k.split('.') for d in DROPPED_LAYERS + not_pretrained)
             ] == []
-    assert check.unexpected == [] and check.shape_mismatch == []
+    assert check['unexpected'] == [] and check['shape_mismatch'] == []
 
     stock = MODELS.build(Config.fromfile(config).model)
     load_checkpoint(stock, dst, map_location='cpu', strict=False)
