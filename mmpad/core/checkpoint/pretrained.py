@@ -73,8 +73,8 @@ def load_pretrained_backbone(backbone: nn.Module,
         filename: the checkpoint's path, named in errors and logs.
         resized_on_load: keys whose shape the backbone adapts itself
             (position embeddings, relative position tables).
-        has_adapters: whether ``backbone`` holds adapters (logged; the rules
-            read the adapters from ``backbone``'s own keys).
+        has_adapters: whether ``backbone`` holds adapters (kept for the
+            callers; the rules read the adapters from ``backbone``'s keys).
 
     Returns:
         A :class:`CheckpointReport` (``kind='load'``): ``loaded``, ``missing``
@@ -103,8 +103,7 @@ def load_pretrained_backbone(backbone: nn.Module,
     num_adapters = sum(is_adapter_param(k) for k in state_dict)
     print_log(
         f'Loaded {len(report.loaded)} tensors from {filename} into '
-        f'{type(backbone).__name__} ({num_adapters} adapter tensors'
-        f'{"" if has_adapters else ", backbone without adapters"}); '
+        f'{type(backbone).__name__} ({num_adapters} adapter tensors); '
         f'missing: {report.missing or "none"}; '
         f'unexpected: {report.unexpected or "none"}',
         logger='current')
