@@ -84,11 +84,12 @@ def read_roi_file(path: str, strict: bool = False) -> Tuple[np.ndarray, List[str
 
 
 def write_roi_file(path: str, rects: np.ndarray) -> None:
-    """Write ``x,y,w,h`` lines atomically (a killed writer leaves no partial file)."""
+    """Write ``x,y,w,h`` lines atomically (a killed writer leaves no partial file;
+    at most a hidden ``.tmp_*.part`` file, which no ``*.txt`` reader picks up)."""
     rects = np.asarray(rects, np.int64).reshape(-1, 4)
     d = osp.dirname(osp.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix='.txt')
+    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix='.part')
     try:
         with os.fdopen(fd, 'w') as f:
             f.write(''.join(f'{x},{y},{w},{h}\n' for x, y, w, h in rects.tolist()))
