@@ -1,10 +1,10 @@
 """tools/generate_proposals.py: outputs, unreadable images, kill + resume, COCO json."""
 import json
-import multiprocessing as mp
 import os
 import os.path as osp
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -17,6 +17,9 @@ from mmpad.core.proposals import generate_proposals, read_roi_file
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))), 'tools'))
 import generate_proposals as tool  # noqa: E402
+from mmpad_test_utils import REPO  # noqa: E402
+
+TOOL = osp.join(REPO, 'tools', 'generate_proposals.py')
 
 
 def _msip_copy(demo_data, tmp_path):
@@ -40,10 +43,6 @@ def test_roi_files_unreadable_images_and_summary(demo_data, tmp_path, capsys):
     assert problems == [] and not (root / 'aerial' / 'roi' / '0000099.txt').exists()
 
 
-def _run_main(argv):
-    sys.exit(tool.main(argv))
-
-
 def test_resume_after_kill_processes_only_the_rest(demo_data, tmp_path, capsys):
     # 40 FLIR-size images (~0.1 s each), so the kill lands mid-run
     root = tmp_path / 'msip'
@@ -54,16 +53,19 @@ def test_resume_after_kill_processes_only_the_rest(demo_data, tmp_path, capsys):
         img = cv2.imread(osp.join(demo_data, 'msip/street/thermal', src[i % len(src)]))
         cv2.imwrite(str(t / f'{i:07d}.jpg'), cv2.resize(img, (640, 512)))
     argv = ['--msip', str(root), '--workers', '1']
-    child = mp.get_context('fork').Process(target=_run_main, args=(argv,))
-    child.start()
+    # the command a user runs, in its own process (a fork of this one could
+    # inherit OpenCV's thread pool mid-use and hang in cv2.setNumThreads)
+    child = subprocess.Popen([sys.executable, TOOL] + argv, cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     roi_dir = root / 'street' / 'roi'
     deadline = time.time() + 120
     while time.time() < deadline:
         if roi_dir.exists() and len(os.listdir(roi_dir)) >= 2:
             break
         time.sleep(0.01)
+    assert child.poll() is None, child.stderr.read().decode()[-2000:]
     os.kill(child.pid, signal.SIGKILL)
-    child.join()
+    child.wait()
     # a write cut by the kill leaves at most a hidden .tmp_*.part file
     done = sorted(n for n in os.listdir(roi_dir) if n.endswith('.txt'))
     assert not [n for n in done if n.startswith('.')], done
