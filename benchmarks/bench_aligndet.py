@@ -22,6 +22,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from mmpad.testing.aligndet_inputs import make_view, random_boxes
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # the shipped AlignDet demo: the pre-training config and its stock fine-tuning twin
 # (mmdet's RetinaNet with a thin ResNet-18), widened below
@@ -156,40 +158,6 @@ def _pretrainer() -> dict:
         type='RandomSampler', num=2048, pos_fraction=1.0, neg_pos_ub=-1,
         add_gt_as_proposals=False)
     return cfg
-
-
-def random_boxes(num: int, h: int, w: int, generator: torch.Generator,
-                 min_size: int = 12) -> torch.Tensor:
-    """(num, 4) random xyxy boxes of at least ``min_size`` inside (h, w)."""
-    x1 = torch.rand(num, generator=generator) * (w - min_size - 1)
-    y1 = torch.rand(num, generator=generator) * (h - min_size - 1)
-    bw = min_size + torch.rand(num, generator=generator) * (w - x1 - min_size)
-    bh = min_size + torch.rand(num, generator=generator) * (h - y1 - min_size)
-    return torch.stack([x1, y1, x1 + bw, y1 + bh], dim=1)
-
-
-def make_view(boxes_per_image, shapes, labels_per_image, pad_to=32):
-    """Random images (B, 3, H, W), padded to a multiple of ``pad_to``, and their
-    DetDataSamples with the boxes, labels and one instance id per box."""
-    from mmdet.structures import DetDataSample
-    from mmengine.structures import InstanceData
-    hs = max(h for h, _ in shapes)
-    ws = max(w for _, w in shapes)
-    H, W = -(-hs // pad_to) * pad_to, -(-ws // pad_to) * pad_to
-    imgs = torch.zeros(len(shapes), 3, H, W)
-    samples = []
-    for i, ((h, w), boxes, labels) in enumerate(
-            zip(shapes, boxes_per_image, labels_per_image)):
-        imgs[i, :, :h, :w] = torch.rand(3, h, w, generator=torch.Generator()
-                                        .manual_seed(i))
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(h, w), ori_shape=(h, w), pad_shape=(H, W),
-            batch_input_shape=(H, W), scale_factor=(1., 1.), img_id=i))
-        sample.gt_instances = InstanceData(
-            bboxes=boxes, labels=labels,
-            instances_ids=torch.arange(len(boxes)))
-        samples.append(sample)
-    return imgs, samples
 
 
 def bench_iteration(repeats, device):

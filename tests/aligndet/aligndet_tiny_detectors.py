@@ -6,6 +6,7 @@ import torch
 from mmengine.structures import InstanceData
 
 import mmpad  # noqa: F401  (registers the AlignDet modules)
+from mmpad.testing.aligndet_inputs import make_view, random_boxes  # noqa: F401
 from mmdet.utils import register_all_modules
 
 register_all_modules(init_default_scope=True)
@@ -162,36 +163,6 @@ def pretrainer_cfg(detector):
     return dict(type='AlignDetPretrainer', detector=copy.deepcopy(detector),
                 data_preprocessor=dict(type='MultiBranchDataPreprocessor',
                                        data_preprocessor=PREPROCESSOR))
-
-
-def random_boxes(num, h, w, generator, min_size=12):
-    x1 = torch.rand(num, generator=generator) * (w - min_size - 1)
-    y1 = torch.rand(num, generator=generator) * (h - min_size - 1)
-    bw = min_size + torch.rand(num, generator=generator) * (w - x1 - min_size)
-    bh = min_size + torch.rand(num, generator=generator) * (h - y1 - min_size)
-    return torch.stack([x1, y1, x1 + bw, y1 + bh], dim=1)
-
-
-def make_view(boxes_per_image, shapes, labels_per_image, pad_to=32):
-    """Images (B, 3, H, W) padded to a multiple of ``pad_to`` + DetDataSamples."""
-    from mmdet.structures import DetDataSample
-    hs = max(h for h, _ in shapes)
-    ws = max(w for _, w in shapes)
-    H, W = -(-hs // pad_to) * pad_to, -(-ws // pad_to) * pad_to
-    imgs = torch.zeros(len(shapes), 3, H, W)
-    samples = []
-    for i, ((h, w), boxes, labels) in enumerate(
-            zip(shapes, boxes_per_image, labels_per_image)):
-        imgs[i, :, :h, :w] = torch.rand(3, h, w, generator=torch.Generator()
-                                        .manual_seed(i))
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(h, w), ori_shape=(h, w), pad_shape=(H, W),
-            batch_input_shape=(H, W), scale_factor=(1., 1.), img_id=i))
-        sample.gt_instances = InstanceData(
-            bboxes=boxes, labels=labels,
-            instances_ids=torch.arange(len(boxes)))
-        samples.append(sample)
-    return imgs, samples
 
 
 STOCK_TYPES = {
