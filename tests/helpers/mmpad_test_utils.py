@@ -77,3 +77,20 @@ def gt_boxes_as_proposals(demo_data: str, out: str) -> dict:
     with open(out, 'w') as f:
         json.dump(data, f)
     return data
+
+
+def seeded_backbone(cls, adapter_cfg, **kwargs):
+    """``cls(adapter_cfg=adapter_cfg, **kwargs)`` built and initialised under seed 0."""
+    import torch
+    torch.manual_seed(0)
+    model = cls(adapter_cfg=adapter_cfg, **kwargs)
+    model.init_weights()
+    return model
+
+
+def randomise_(module, std: float = 0.05) -> None:
+    """Overwrite every parameter of ``module`` with N(0, std^2) draws, in place."""
+    import torch
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0, std)

@@ -10,6 +10,7 @@ import mmpad.seg  # noqa: F401,E402
 from mmseg.models.backbones import MAE  # noqa: E402
 
 from mmpad.pad.pad_mae_seg import PADMAE  # noqa: E402
+from mmpad_test_utils import randomise_, seeded_backbone  # noqa: E402
 
 KW = dict(img_size=64, embed_dims=64, num_layers=4, num_heads=2,
           out_indices=[1, 3], init_values=1.0)
@@ -17,16 +18,7 @@ ADAPTER = dict(bottleneck=16, dropout=0.1, scale_mode='concat')
 
 
 def _build(adapter_cfg=ADAPTER, **kwargs):
-    torch.manual_seed(0)
-    model = PADMAE(adapter_cfg=adapter_cfg, **dict(KW, **kwargs))
-    model.init_weights()
-    return model
-
-
-def _randomise(module, std=0.05):
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_(0, std)
+    return seeded_backbone(PADMAE, adapter_cfg, **dict(KW, **kwargs))
 
 
 def test_zero_initialised_adapters_reproduce_plain_mae():
@@ -66,7 +58,7 @@ def test_update_bypasses_layer_scale_and_uses_mlp_before_gamma():
     model = _build()
     model.eval()
     layer = model.layers[0]
-    _randomise(layer.adapter)
+    randomise_(layer.adapter)
     with torch.no_grad():
         layer.gamma_2.fill_(0.25)
     x = torch.randn(2, 17, 64)

@@ -8,6 +8,7 @@ import mmpad.det  # noqa: F401,E402
 from mmpretrain.models.backbones import ViTSAM  # noqa: E402
 
 from mmpad.pad.pad_vit_det import PADViTDet  # noqa: E402
+from mmpad_test_utils import randomise_, seeded_backbone  # noqa: E402
 
 ARCH = dict(embed_dims=64, num_layers=4, num_heads=2, feedforward_channels=128,
             global_attn_indexes=[1, 3])
@@ -17,16 +18,7 @@ ADAPTER = dict(bottleneck=16, dropout=0.1, scale_mode='concat')
 
 
 def _build(adapter_cfg=ADAPTER, **kwargs):
-    torch.manual_seed(0)
-    model = PADViTDet(adapter_cfg=adapter_cfg, **dict(KW, **kwargs))
-    model.init_weights()
-    return model
-
-
-def _randomise(module, std=0.05):
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_(0, std)
+    return seeded_backbone(PADViTDet, adapter_cfg, **dict(KW, **kwargs))
 
 
 def test_zero_initialised_adapters_reproduce_plain_vitdet():
@@ -64,7 +56,7 @@ def test_block_update_matches_pad_formula():
     model = _build()
     model.eval()
     layer = model.layers[0]
-    _randomise(layer.adapter)
+    randomise_(layer.adapter)
     x = torch.randn(2, 6, 6, 64)
     with torch.no_grad():
         h = x + layer._attention(x)
@@ -81,7 +73,7 @@ def test_adapter_term_bypasses_drop_path():
     model = _build(drop_path_rate=0.999)
     model.train()
     layer = model.layers[-1]
-    _randomise(layer.adapter)
+    randomise_(layer.adapter)
     layer.adapter.dropout.p = 0.
     torch.manual_seed(1)
     x = torch.randn(4, 3, 3, 64)
@@ -122,7 +114,7 @@ def test_pretrained_backbone_of_a_finetuned_detector(tmp_path):
     """init_cfg prefix='backbone.' takes the backbone out of a detector."""
     src = _build()
     for layer in src.layers:
-        _randomise(layer.adapter)
+        randomise_(layer.adapter)
     state = {f'backbone.{k}': v for k, v in src.state_dict().items()}
     state['neck.fpn1.0.weight'] = torch.zeros(1)
     path = str(tmp_path / 'detector.pth')
