@@ -2,7 +2,7 @@
 
 The PAD / MAE configs are AMP themselves (``AmpOptimWrapper`` in
 configs/pad/_base_/msip_pretrain_100e.py). Every other pre-training config ``X.py``
-(AlignDet families, SOP) has a twin ``X_amp.py`` that inherits it and changes only
+(AlignDet families, SOP) has a twin with ``-amp-`` in its training setting (``..._8xb2-amp-12e_...``) that inherits it and changes only
 the optimizer wrapper's type and loss scale. Pre-training configs are discovered
 by glob, so a new one without AMP fails here.
 
@@ -14,6 +14,7 @@ the losses' float32 path, backward and the optimizer step through the wrapper,
 but not fp16 loss scaling.
 """
 import glob
+import re
 import importlib.util
 import os.path as osp
 
@@ -24,8 +25,9 @@ from mmengine.config import Config
 from mmpad_test_utils import REPO, gt_boxes_as_proposals
 
 PRETRAIN_GLOBS = ('configs/pad/*.py', 'configs/aligndet/aligndet_*.py',
-                  'configs/sop/sop_pretrain_*.py')
-AMP_SUFFIX = '_amp.py'
+                  'configs/sop/sop*_*.py')
+# AMP is a training setting: X_8xb2-12e_... has the twin X_8xb2-amp-12e_...
+AMP_TAG = re.compile(r'(_\d+xb\d+)-amp-')
 
 
 def _rel(path):
@@ -35,21 +37,26 @@ def _rel(path):
 def _pretrain_configs():
     found = sorted({_rel(p) for g in PRETRAIN_GLOBS
                     for p in glob.glob(osp.join(REPO, g))})
-    return [p for p in found if not p.endswith(AMP_SUFFIX)]
+    return [p for p in found if not _is_twin(p)]
+
+
+def _is_twin(path):
+    # PAD's configs are AMP themselves (their names carry -amp- like mmpretrain's)
+    return not path.startswith('configs/pad/') and bool(AMP_TAG.search(path))
 
 
 def _amp_twins():
     return sorted({_rel(p) for g in PRETRAIN_GLOBS
                    for p in glob.glob(osp.join(REPO, g))
-                   if p.endswith(AMP_SUFFIX)})
+                   if _is_twin(_rel(p))})
 
 
 def _twin_of(config):
-    return config[:-len('.py')] + AMP_SUFFIX
+    return re.sub(r'(_\d+xb\d+)-', r'\1-amp-', config, count=1)
 
 
 def _parent_of(twin):
-    return twin[:-len(AMP_SUFFIX)] + '.py'
+    return AMP_TAG.sub(r'\1-', twin, count=1)
 
 
 _CFGS = {}
@@ -71,7 +78,7 @@ def test_discovery_finds_every_family():
 
 @pytest.mark.parametrize('config', _pretrain_configs())
 def test_every_pretraining_config_has_amp(config):
-    """AMP itself, or an ``X_amp.py`` twin next to it."""
+    """AMP itself, or an ``-amp-`` twin next to it."""
     if _load(config).optim_wrapper.type == 'AmpOptimWrapper':
         return
     twin = _twin_of(config)
@@ -116,7 +123,7 @@ def test_detr_twin_keeps_adamw_and_gradient_clipping():
     """The DETR parent replaces the stock wrapper with `_delete_`; the twin's
     merge must keep its AdamW and clip_grad."""
     wrapper = _load(
-        'configs/aligndet/aligndet_detr_r50_50e_coco-proposals_amp.py'
+        'configs/aligndet/aligndet_detr_r50_8xb2-amp-50e_coco-proposals.py'
     ).optim_wrapper.to_dict()
     assert wrapper == dict(
         type='AmpOptimWrapper', loss_scale='dynamic',
@@ -130,9 +137,9 @@ DEMOS = {
     'pad': ('configs/pad/demo/pad-mae_vit-tiny-p16_demo.py',
             'configs/pad/pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py'),
     'aligndet': ('configs/aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py',
-                 'configs/aligndet/aligndet_retinanet_r50_fpn_12e_coco-proposals_amp.py'),
+                 'configs/aligndet/aligndet_retinanet_r50_fpn_8xb2-amp-12e_coco-proposals.py'),
     'sop': ('configs/sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py',
-            'configs/sop/sop_pretrain_deeplabv3plus-r50_loveda_amp.py'),
+            'configs/sop/sop_deeplabv3plus_r50-d8_1xb16-amp-40k_loveda-512x512.py'),
 }
 
 

@@ -20,7 +20,7 @@ Example::
 
     python tools/aligndet_to_mmdet.py work_dirs/aligndet_retina/epoch_12.pth \\
         work_dirs/aligndet_retina/aligndet_mmdet.pth \\
-        --config configs/aligndet/finetune/retinanet_r50_fpn_1x_coco_aligndet.py
+        --config configs/aligndet/finetune/retinanet_r50-aligndet_fpn_8xb2-1x_coco.py
 """
 from __future__ import annotations
 

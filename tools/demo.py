@@ -487,9 +487,9 @@ PARAM_CONFIGS = {
     '(d) PAD-MAE ViT-B, r=64':
         'configs/pad/pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py',
     'AlignDet RetinaNet R-50 (online + target)':
-        'configs/aligndet/aligndet_retinanet_r50_fpn_12e_coco-proposals.py',
+        'configs/aligndet/aligndet_retinanet_r50_fpn_8xb2-12e_coco-proposals.py',
     'SOP DeepLabV3+ R-50 (early fusion)':
-        'configs/sop/sop_pretrain_deeplabv3plus-r50_loveda.py',
+        'configs/sop/sop_deeplabv3plus_r50-d8_1xb16-40k_loveda-512x512.py',
 }
 
 

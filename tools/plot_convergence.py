@@ -7,8 +7,8 @@ iterations to reach 95 % of the reference run's final mIoU, and their ratio.
 Examples::
 
     python tools/plot_convergence.py \\
-        --run ImageNet=work_dirs/deeplabv3plus-r50_loveda_imnet_10pct \\
-        --run SOP=work_dirs/deeplabv3plus-r50_loveda_sop_10pct \\
+        --run ImageNet=work_dirs/deeplabv3plus_r50-d8-in1k_4xb4-10k_loveda-10pct-512x512 \\
+        --run SOP=work_dirs/deeplabv3plus_r50-d8-sop_4xb4-10k_loveda-10pct-512x512 \\
         --reference ImageNet --out loveda_10pct.png
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ Examples::
 
     python tools/sop_to_seg.py work_dirs/sop_pretrain/iter_40000.pth sop_r50.pth
     python tools/sop_to_seg.py IN.pth OUT.pth --check-config \\
-        configs/sop/finetune/deeplabv3plus-r50_loveda_imnet_100pct.py
+        configs/sop/finetune/deeplabv3plus_r50-d8-in1k_4xb4-80k_loveda-512x512.py
 """
 from __future__ import annotations
 

@@ -15,11 +15,11 @@ from tools.aligndet_to_mmdet import check_against_config, convert_state_dict
 from mmpad_test_utils import REPO  # noqa: E402
 CFG = osp.join(REPO, 'configs', 'aligndet')
 PRETRAIN = {
-    'retinanet': ('aligndet_retinanet_r50_fpn_12e_coco-proposals.py', 0.01),
-    'fcos': ('aligndet_fcos_r50_fpn_12e_coco-proposals.py', 0.01),
-    'faster_rcnn': ('aligndet_faster-rcnn_r50_fpn_12e_coco-proposals.py', 0.02),
-    'mask_rcnn': ('aligndet_mask-rcnn_r50_fpn_12e_coco-proposals.py', 0.02),
-    'detr': ('aligndet_detr_r50_50e_coco-proposals.py', 5e-5),
+    'retinanet': ('aligndet_retinanet_r50_fpn_8xb2-12e_coco-proposals.py', 0.01),
+    'fcos': ('aligndet_fcos_r50_fpn_8xb2-12e_coco-proposals.py', 0.01),
+    'faster_rcnn': ('aligndet_faster-rcnn_r50_fpn_8xb2-12e_coco-proposals.py', 0.02),
+    'mask_rcnn': ('aligndet_mask-rcnn_r50_fpn_8xb2-12e_coco-proposals.py', 0.02),
+    'detr': ('aligndet_detr_r50_8xb2-50e_coco-proposals.py', 5e-5),
 }
 
 
@@ -67,12 +67,12 @@ def _finetune(name):
     return Config.fromfile(osp.join(CFG, 'finetune', name))
 
 
-@pytest.mark.parametrize('family', ['retinanet_r50_fpn', 'fcos_r50_fpn_gn-head',
-                                    'faster-rcnn_r50_fpn', 'mask-rcnn_r50_fpn'])
+@pytest.mark.parametrize('family', ['retinanet_{}_fpn', 'fcos_{}_fpn_gn-head',
+                                    'faster-rcnn_{}_fpn', 'mask-rcnn_{}_fpn'])
 def test_finetune_variant_and_baseline_twin(family):
     for schedule in ('1x', '12k'):
-        base = _finetune(f'{family}_{schedule}_coco_baseline.py')
-        ours = _finetune(f'{family}_{schedule}_coco_aligndet.py')
+        base = _finetune(family.format('r50-in1k') + f'_8xb2-{schedule}_coco.py')
+        ours = _finetune(family.format('r50-aligndet') + f'_8xb2-{schedule}_coco.py')
         assert check_types(ours) == []
         assert base.load_from is None and ours.load_from.endswith(
             'aligndet_mmdet.pth')
@@ -93,7 +93,7 @@ def test_finetune_variant_and_baseline_twin(family):
 def test_detr_finetune_configs():
     """DETR keeps the stock hyper-parameters (AlignDet's x1.5 / x0.5 row lists
     the CNN detectors only); 150 and 50 epochs (x0.1 at 40)."""
-    ours = _finetune('detr_r50_50e_coco_aligndet.py')
+    ours = _finetune('detr_r50-aligndet_8xb2-50e_coco.py')
     assert check_types(ours) == []
     assert ours.load_from.endswith('aligndet_mmdet.pth')
     assert ours.optim_wrapper.optimizer.lr == 1e-4
@@ -104,10 +104,10 @@ def test_detr_finetune_configs():
 
 
 @pytest.mark.parametrize('pretrain, finetune', [
-    ('aligndet_retinanet_r50_fpn_12e_coco-proposals.py',
-     'retinanet_r50_fpn_1x_coco_aligndet.py'),
-    ('aligndet_faster-rcnn_r50_fpn_12e_coco-proposals.py',
-     'faster-rcnn_r50_fpn_1x_coco_aligndet.py'),
+    ('aligndet_retinanet_r50_fpn_8xb2-12e_coco-proposals.py',
+     'retinanet_r50-aligndet_fpn_8xb2-1x_coco.py'),
+    ('aligndet_faster-rcnn_r50_fpn_8xb2-12e_coco-proposals.py',
+     'faster-rcnn_r50-aligndet_fpn_8xb2-1x_coco.py'),
 ])
 def test_r50_weights_convert_into_the_finetuning_detector(pretrain, finetune):
     """Spec §5 / D11: everything but the classifier / regressor transfers; the

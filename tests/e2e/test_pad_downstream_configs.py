@@ -12,9 +12,9 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs/pad/downstream')
-DET = 'faster-rcnn_vit-b{}_simplefpn_lsj-53k_flir.py'
-SODA = 'upernet_mae-b{}_soda-512x512-14.4k.py'
-MFNET = 'upernet_mae-b{}_mfnet-512x512-9.8k.py'
+DET = 'faster-rcnn_vit-b{}_simplefpn_2xb1-amp-lsj-53k_flir-1024x1024.py'
+SODA = 'upernet_vit-b{}_2xb4-amp-14.4k_soda-512x512.py'
+MFNET = 'upernet_vit-b{}_2xb4-amp-9.8k_mfnet-512x512.py'
 PAD_ADAPTER = dict(bottleneck=64, dropout=0.1, scale_mode='concat')
 
 

@@ -20,20 +20,20 @@ from mmpad_test_utils import REPO  # noqa: E402
 SOP = osp.join(REPO, 'configs', 'sop')
 ALL = sorted(glob.glob(osp.join(SOP, '**', '*.py'), recursive=True))
 LEAVES = [p for p in ALL if '_base_' not in p]
-PARSED = sorted(glob.glob(osp.join(SOP, 'sop_pretrain_*.py')) +
+PARSED = sorted(glob.glob(osp.join(SOP, 'sop*_*.py')) +
                 glob.glob(osp.join(SOP, 'demo', '*.py')))
-TWINS = ['deeplabv3plus-r50_loveda_imnet_1pct.py',
-         'deeplabv3plus-r50_potsdam_imnet_100pct.py',
-         'segformer-mitb2_loveda_imnet_100pct.py',
-         'upernet-vitb16_loveda_imnet_100pct.py']
+TWINS = ['deeplabv3plus_r50-d8-in1k_4xb4-10k_loveda-1pct-512x512.py',
+         'deeplabv3plus_r50-d8-in1k_4xb4-80k_potsdam-512x512.py',
+         'segformer_mit-b2-in1k_4xb4-80k_loveda-512x512.py',
+         'upernet_vit-b16-in1k_4xb4-80k_loveda-512x512.py']
 PAIRS = [
-    ('sop_pretrain_deeplabv3plus-r50_loveda.py',
-     'finetune/deeplabv3plus-r50_loveda_sop_1pct.py'),
-    ('sop_pretrain_upernet-r50_loveda.py', 'finetune/upernet-r50_loveda_sop_100pct.py'),
-    ('sop_pretrain_segformer-mitb2_loveda.py',
-     'finetune/segformer-mitb2_loveda_sop_100pct.py'),
-    ('sop_pretrain_upernet-vitb16_loveda.py',
-     'finetune/upernet-vitb16_loveda_sop_100pct.py'),
+    ('sop_deeplabv3plus_r50-d8_1xb16-40k_loveda-512x512.py',
+     'finetune/deeplabv3plus_r50-d8-sop_4xb4-10k_loveda-1pct-512x512.py'),
+    ('sop_upernet_r50_1xb16-40k_loveda-512x512.py', 'finetune/upernet_r50-sop_4xb4-80k_loveda-512x512.py'),
+    ('sop_segformer_mit-b2_1xb16-40k_loveda-512x512.py',
+     'finetune/segformer_mit-b2-sop_4xb4-80k_loveda-512x512.py'),
+    ('sop_upernet_vit-b16_1xb16-40k_loveda-512x512.py',
+     'finetune/upernet_vit-b16-sop_4xb4-80k_loveda-512x512.py'),
 ]
 
 
@@ -66,7 +66,7 @@ def test_config_is_valid(path):
 @pytest.mark.parametrize('imnet', TWINS, ids=lambda p: p[:-3])
 def test_finetune_twins_differ_only_in_initialisation(imnet):
     a = _cfg(osp.join(SOP, 'finetune', imnet))
-    b = _cfg(osp.join(SOP, 'finetune', imnet.replace('_imnet_', '_sop_')))
+    b = _cfg(osp.join(SOP, 'finetune', imnet.replace('-in1k_', '-sop_')))
     assert b.load_from and not a.load_from
     for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper',
                 'param_scheduler', 'train_cfg', 'val_evaluator'):

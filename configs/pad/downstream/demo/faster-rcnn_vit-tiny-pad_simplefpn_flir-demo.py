@@ -1,4 +1,4 @@
-# Tiny CPU twin of ../faster-rcnn_vit-b-pad_simplefpn_lsj-53k_flir.py: the demo
+# Tiny CPU twin of ../faster-rcnn_vit-b-pad_simplefpn_2xb1-amp-lsj-53k_flir-1024x1024.py: the demo
 # detector with a patchwise-scale adapter (bottleneck 8, concat scale) per block,
 # loaded from a converted PAD demo checkpoint.
 #   python tools/convert_pad_checkpoint.py PAD_PRETRAIN.pth \

@@ -1,4 +1,4 @@
-# Tiny CPU twin of ../faster-rcnn_vit-b_simplefpn_lsj-53k_flir.py (baseline, no
+# Tiny CPU twin of ../faster-rcnn_vit-b_simplefpn_2xb1-amp-lsj-53k_flir-1024x1024.py (baseline, no
 # adapter) on the generated FLIR-style data: the ViT of the PAD demo pre-training
 # (configs/pad/demo/pad-mae_vit-tiny-p16_demo.py: 64-d, 2 heads, MLP 128; pre-trained
 # with 4 blocks, see the commands below) at 128 px (window 4, global attention in
@@ -11,7 +11,7 @@
 #       checkpoints/demo/pad_vit-tiny_det.pth --target det --num-heads 2
 #   (baseline: the same with --drop-adapters and OUT checkpoints/demo/vit-tiny_det.pth)
 #   python tools/train.py configs/pad/downstream/demo/faster-rcnn_vit-tiny_simplefpn_flir-demo.py
-_base_ = ['../faster-rcnn_vit-b_simplefpn_lsj-53k_flir.py']
+_base_ = ['../faster-rcnn_vit-b_simplefpn_2xb1-amp-lsj-53k_flir-1024x1024.py']
 
 # MMPAD_DATA_ROOT (default data/demo) points demo configs at generated or real data.
 data_root = '{{$MMPAD_DATA_ROOT:data/demo}}/flir/'

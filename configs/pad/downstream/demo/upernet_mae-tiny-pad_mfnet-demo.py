@@ -1,4 +1,4 @@
-# Tiny CPU twin of ../upernet_mae-b-pad_mfnet-512x512-9.8k.py: the MFNet demo UperNet
+# Tiny CPU twin of ../upernet_vit-b-pad_2xb4-amp-9.8k_mfnet-512x512.py: the MFNet demo UperNet
 # with a patchwise-scale adapter (bottleneck 8, concat scale) per block.
 _base_ = ['./upernet_mae-tiny_mfnet-demo.py']
 

@@ -1,4 +1,4 @@
-# Tiny CPU twin of ../upernet_mae-b-pad_soda-512x512-14.4k.py: the demo UperNet with a
+# Tiny CPU twin of ../upernet_vit-b-pad_2xb4-amp-14.4k_soda-512x512.py: the demo UperNet with a
 # patchwise-scale adapter (bottleneck 8, concat scale) per block, loaded from a
 # converted PAD demo checkpoint.
 #   python tools/convert_pad_checkpoint.py PAD_PRETRAIN.pth \

@@ -1,4 +1,4 @@
-# Tiny CPU twin of ../upernet_mae-b_mfnet-512x512-9.8k.py (baseline, no adapter) on the
+# Tiny CPU twin of ../upernet_vit-b_2xb4-amp-9.8k_mfnet-512x512.py (baseline, no adapter) on the
 # generated MFNet-style data (9 classes): the SODA demo model and schedule with the
 # MFNet data (val_test.txt for validation, test.txt for tools/test.py).
 _base_ = ['./upernet_mae-tiny_soda-demo.py']

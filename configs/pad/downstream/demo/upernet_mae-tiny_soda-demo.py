@@ -1,4 +1,4 @@
-# Tiny CPU twin of ../upernet_mae-b_soda-512x512-14.4k.py (baseline, no adapter) on
+# Tiny CPU twin of ../upernet_vit-b_2xb4-amp-14.4k_soda-512x512.py (baseline, no adapter) on
 # the generated SODA-style data: the ViT of the PAD demo pre-training
 # (configs/pad/demo/pad-mae_vit-tiny-p16_demo.py: 64-d, 2 heads, MLP 128; pre-trained
 # with 4 blocks, see ./faster-rcnn_vit-tiny_simplefpn_flir-demo.py) at 96 px crops,
@@ -9,7 +9,7 @@
 #   python tools/convert_pad_checkpoint.py work_dirs/pad_demo/epoch_6.pth \
 #       checkpoints/demo/pad_vit-tiny_seg.pth --target seg --num-heads 2
 #   python tools/train.py configs/pad/downstream/demo/upernet_mae-tiny_soda-demo.py
-_base_ = ['../upernet_mae-b_soda-512x512-14.4k.py']
+_base_ = ['../upernet_vit-b_2xb4-amp-14.4k_soda-512x512.py']
 
 data_root = '{{$MMPAD_DATA_ROOT:data/demo}}/soda/'
 crop_size = (96, 96)

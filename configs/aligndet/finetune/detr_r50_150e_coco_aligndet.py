@@ -1,7 +1,0 @@
-# DETR R50 150e fine-tuning from an AlignDet checkpoint (encoder, decoder,
-# input_proj, query_embedding and the regression FFN transfer; the cluster
-# classifier and the projector are dropped by tools/aligndet_to_mmdet.py).
-# AlignDet's DETR recipe keeps the stock hyper-parameters.
-_base_ = ['./detr_r50_150e_coco_baseline.py']
-
-load_from = 'work_dirs/aligndet_detr_r50_50e_coco-proposals/aligndet_mmdet.pth'

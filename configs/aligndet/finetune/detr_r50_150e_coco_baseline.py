@@ -1,9 +1,0 @@
-# Baseline twin of detr_r50_150e_coco_aligndet.py (spec §5): stock DETR R50 150e
-# (AdamW 1e-4, backbone lr x0.1, gradient clip 0.1) with all backbone BN trainable.
-_base_ = ['mmdet::detr/detr_r50_8xb2-150e_coco.py']
-
-custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
-runner_type = 'MMPadRunner'
-
-model = dict(backbone=dict(norm_cfg=dict(type='BN', requires_grad=True),
-                           norm_eval=False))

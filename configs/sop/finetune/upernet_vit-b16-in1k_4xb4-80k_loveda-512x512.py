@@ -1,0 +1,34 @@
+# UPerNet ViT-B/16 on LoveDA, all training labels, ImageNet init: mmseg's stock
+# vit_vit-b16_mln_upernet_8xb2-80k recipe (AdamW lr 6e-5, 1.5k warm-up, poly power 1,
+# 80k) with LoveDA data, evaluated every 1k iterations. ImageNet weights converted
+# with mmseg's tools/model_converters/vit2mmseg.py to pretrain/vit_base_patch16_224.pth.
+# Twin: upernet_vit-b16-sop_4xb4-80k_loveda-512x512.py
+_base_ = [
+    'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
+    'mmseg::_base_/datasets/loveda.py', 'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_80k.py', './_base_/finetune_common.py'
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    pretrained='pretrain/vit_base_patch16_224.pth',
+    decode_head=dict(num_classes=7),
+    auxiliary_head=dict(num_classes=7))
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={
+        'pos_embed': dict(decay_mult=0.),
+        'cls_token': dict(decay_mult=0.),
+        'norm': dict(decay_mult=0.)
+    }))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=80000,
+         by_epoch=False)
+]
+train_cfg = dict(val_interval=1000)
+default_hooks = dict(
+    checkpoint=dict(interval=8000, max_keep_ckpts=2, save_best='mIoU'))

@@ -1,0 +1,20 @@
+# SOP pre-training of DeepLabV3+ ResNetV1c-50 (sop.md §4, A1), early fusion, on the
+# LoveDA training images (labels ignored). The model is mmseg's stock DeepLabV3+ R-50
+# with type SOPEncoderDecoder, a 6-channel stem (ImageNet kernel copied into both
+# halves x0.5) and binary heads. Downstream:
+#   python tools/sop_to_seg.py work_dirs/sop_deeplabv3plus_r50-d8_1xb16-40k_loveda-512x512/best_sop_IoU_iter_*.pth \
+#       work_dirs/sop_deeplabv3plus_r50-d8_1xb16-40k_loveda-512x512/sop_to_seg.pth
+#   python tools/train.py configs/sop/finetune/deeplabv3plus_r50-d8-sop_4xb4-80k_loveda-512x512.py
+_base_ = [
+    'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
+    './_base_/sop_pretrain_loveda.py',
+    'mmseg::_base_/default_runtime.py',
+    './_base_/sop_schedule_40k.py',
+    './_base_/sop_model.py',
+]
+model = dict(
+    type='SOPEncoderDecoder',
+    fusion='early',
+    data_preprocessor={{_base_.sop_data_preprocessor}},
+    decode_head={{_base_.sop_decode_head}},
+    auxiliary_head={{_base_.sop_auxiliary_head}})
