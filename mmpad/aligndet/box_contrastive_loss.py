@@ -1,4 +1,4 @@
-"""AlignDet's box-level instance-contrastive loss (aligndet spec §2.4), vectorised.
+"""AlignDet's box-level instance-contrastive loss, vectorised.
 
 For every instance id ``c`` present among the online samples (background, id < 0,
 excluded), with
@@ -20,8 +20,8 @@ pair is weighted by ``1 / (|C| m_c n_c)``. No Python loop over instances.
 
 Gradients reach only the online queries (target keys and all negatives are
 detached), except through ``K = Q`` pairs, where both sides are online queries
-(spec D4). Negatives come from the local batch; ``gather_negatives=True`` adds the
-other ranks' samples as extra negatives (spec D3).
+(as in the reference). Negatives come from the local batch, as in the reference;
+``gather_negatives=True`` adds the other ranks' samples as extra negatives.
 """
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def _box_contrastive_loss(online_embeds: Tensor, online_ids: Tensor,
     rows, cols = (q_slot[:, None] == k_slot[None, :]).nonzero(as_tuple=True)
     s = (scaled @ keys.t())[rows, cols]
     loss = ((torch.logaddexp(s, log_neg[rows]) - s) * pair_weight[rows]).sum()
-    if not bool(has_key.all()):  # K = Q fallback, not detached (spec D4)
+    if not bool(has_key.all()):  # K = Q fallback, not detached (the reference)
         alone = (~has_key).nonzero().squeeze(1)
         rows, cols = (q_slot[alone, None] == q_slot[None, :]).nonzero(
             as_tuple=True)
@@ -206,13 +206,15 @@ class BoxContrastiveLoss(nn.Module):
 
     Not a classification loss: it takes embeddings and instance ids of both views.
     ``use_sigmoid`` is defined (False) because some mmdet heads inspect it on
-    whatever sits in ``loss_cls`` (reference defect §7.6).
+    whatever sits in ``loss_cls`` (the reference's loss lacked it, which crashed
+    Deformable DETR: liming-ai/AlignDet issue #4).
 
     Args:
         temperature: softmax temperature.
         loss_weight: multiplier of the loss.
         gather_negatives: also use the other ranks' online and target samples
-            as negatives (spec D3; default False: negatives from the local batch).
+            as negatives (default False: negatives from the local batch, as the
+            reference).
     """
     use_sigmoid = False
 

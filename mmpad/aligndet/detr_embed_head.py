@@ -1,4 +1,4 @@
-"""DETR head for AlignDet pre-training (aligndet spec §2.2-2.3, DETR).
+"""DETR head for AlignDet pre-training.
 
 The classifier stays: ``fc_cls`` predicts the proposals' cluster ids (256 k-means
 clusters of proposal features, see ``tools/aligndet_cluster_proposals.py``),
@@ -7,14 +7,15 @@ because Hungarian matching needs class information. An extra projector
 layers, (L, B, Q, E) -> (L*B*Q, D).
 
 Each layer's queries get instance ids from that layer's own class-aware Hungarian
-matching (the same costs as the loss: classification 1, L1 5, GIoU 2), the spec's
-D8 fix of the reference's instance matching that indexed cluster probabilities
-with instance ids (defect §7.7). Unmatched queries are negatives (id -1).
+matching (the same costs as the loss: classification 1, L1 5, GIoU 2). This is
+mmpad's fix of the reference's instance matching, which indexed cluster
+probabilities with instance ids, a cost without meaning (liming-ai/AlignDet commit
+601a549, issue #7). Unmatched queries are negatives (id -1).
 
 Losses are the stock per-layer DETR losses (CE x1, L1 x5, GIoU x2) against the
-proposals with cluster labels, with the reference's weighting (spec D5): the
-no-object class has weight 1 and the classification loss is normalised by the
-number of matched queries.
+proposals with cluster labels, with the reference's weighting: the no-object
+class has weight 1 (stock DETR: 0.1) and the classification loss is normalised by
+the number of matched queries.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class DETREmbedHead(DETRHead):
             raise ValueError(
                 f'DETREmbedHead.loss_cls must not set {bad}: AlignDet keeps the '
                 'no-object weight at 1 and normalises by the matched queries '
-                '(aligndet spec D5)')
+                '(as the reference does)')
         super().__init__(*args, **kwargs)
         self.embed_dim = embed_dim
         self.projector = nn.Sequential(

@@ -1,9 +1,9 @@
-"""R-CNN box heads for AlignDet pre-training (aligndet spec §2.2-2.3).
+"""R-CNN box heads for AlignDet pre-training.
 
 ``fc_cls`` becomes the embedding projector ``Linear(F, F) -> ReLU -> Linear(F, D)``
 (F = 1024 for the stock heads). ``fc_reg`` must be class-agnostic: the reference
-indexed a class-specific regressor by instance id, which breaks beyond 256 ids
-(defect §7.4); the regressor is dropped at transfer anyway.
+indexed a class-specific regressor by instance id, which breaks beyond 256 ids;
+the regressor is dropped at transfer anyway.
 """
 from __future__ import annotations
 

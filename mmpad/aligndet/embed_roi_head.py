@@ -1,4 +1,4 @@
-"""RoI head for AlignDet pre-training (aligndet spec §2.3, R-CNN stage).
+"""RoI head for AlignDet pre-training (the R-CNN stage).
 
 RoIs are the view's RPN proposals plus the proposals themselves (the sampler's
 ``add_gt_as_proposals``), assigned by max-IoU (0.5) and sampled positives-only.

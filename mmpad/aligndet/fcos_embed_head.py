@@ -1,4 +1,4 @@
-"""FCOS head for AlignDet pre-training (aligndet spec §2.2-2.3).
+"""FCOS head for AlignDet pre-training.
 
 The classifier ``conv_cls`` becomes the embedding projector
 ``Conv3x3(C, C) -> ReLU -> Conv1x1(C, D)``. Points get the stock FCOS targets

@@ -6,7 +6,7 @@ Ids come from :class:`~mmpad.aligndet.transforms.AssignInstanceIds`
 
 The reference used ``num_classes = 256`` both as the embedding width and as the
 background label, so a batch with more than 256 proposals made an instance id
-collide with background (defect §7.4). Here ids are never compared with
+collide with background. Here ids are never compared with
 ``num_classes``: stock mmdet target functions that only propagate labels get the
 ids *encoded as negative labels* (``-1 - id``), which no background value
 (``num_classes >= 1``) can equal, and decode them afterwards.

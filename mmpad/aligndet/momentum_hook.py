@@ -1,4 +1,4 @@
-"""Momentum (EMA) update of AlignDet's target detector (aligndet spec §3, D10).
+"""Momentum (EMA) update of AlignDet's target detector.
 
 Before iteration ``k`` of ``K = max_iters``::
 
@@ -8,7 +8,8 @@ and after that iteration's optimizer step ``target <- m_k target + (1 - m_k)
 online`` (parameters only; DETR's ``query_embedding`` copied; see
 ``AlignDetPretrainer.momentum_update``). Before the first iteration of a fresh run
 (``runner.iter == 0``) the target is synchronised with the online detector, i.e.
-after weight init and ``load_from`` (fixes reference defect §7.3); a resumed run
+after weight init and ``load_from`` (the reference synchronised before weight
+init, so its target started from an independent random init); a resumed run
 keeps the target from its checkpoint. mmdet's ``MeanTeacherHook`` has a constant
 momentum and no schedule, hence this hook.
 """

@@ -1,9 +1,9 @@
-"""AlignDet box-domain pre-trainer (aligndet spec §2-3), after mmdet's
+"""AlignDet box-domain pre-trainer, after mmdet's
 ``SemiBaseDetector``: two complete detectors built from one ordinary mmdet
 detector config.
 
 * ``online`` sees view ``'online'`` and is trained; ``target`` sees view
-  ``'target'``, runs without gradients **in train mode** (spec §2.1, D4) and is an
+  ``'target'``, runs without gradients **in train mode** (as in the reference) and is an
   exponential moving average of ``online`` (``AlignDetMomentumHook``).
 * In both, the backbone is frozen: run under ``no_grad``, kept in eval mode, its
   parameters excluded from gradients. Only necks and heads learn.
@@ -13,8 +13,9 @@ detector config.
   instance ids, its own regression losses against the proposals), and one
   :class:`BoxContrastiveLoss` contrasts the online and target embeddings.
 * The target is synchronised with the online detector after weight
-  initialisation (fixes reference defect §7.3) and again by the hook before the
-  first iteration, i.e. after ``load_from``.
+  initialisation and again by the hook before the first iteration, i.e. after
+  ``load_from`` (the reference copied before the global weight init, which then
+  re-initialised the two independently).
 
 A pre-training checkpoint is not a detector: convert it with
 ``tools/aligndet_to_mmdet.py``.
@@ -126,7 +127,7 @@ class AlignDetPretrainer(BaseDetector):
 
     def train(self, mode: bool = True) -> 'AlignDetPretrainer':
         """Train mode for necks and heads of both detectors (the target keeps
-        its dropout, spec §2.1); backbones always in eval mode."""
+        its dropout, as in the reference); backbones always in eval mode."""
         super().train(mode)
         self.online.backbone.eval()
         self.target.backbone.eval()

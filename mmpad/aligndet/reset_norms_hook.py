@@ -1,4 +1,4 @@
-"""The reference's norm-reset hook (aligndet spec §3: present, unused by configs).
+"""The reference's norm-reset hook (present there, used by none of its configs).
 
 Resets every BatchNorm / SyncBatchNorm (running statistics and affine
 parameters) and GroupNorm / LayerNorm (affine parameters) of the model. The

@@ -1,4 +1,4 @@
-"""RetinaNet head for AlignDet pre-training (aligndet spec §2.2-2.3).
+"""RetinaNet head for AlignDet pre-training.
 
 The classifier ``retina_cls`` becomes the embedding projector
 ``Conv1x1(C, C) -> ReLU -> Conv1x1(C, A * D)``: one D-dim vector per anchor.
@@ -9,7 +9,7 @@ stock L1 on deltas, averaged over positive anchors.
 
 Embeddings, ids and weights are flattened in **one** order, image-major then
 level, position and anchor, which fixes the reference's level-major / image-major
-mismatch with 2+ images per GPU (defect §7.1).
+mismatch with 2+ images per GPU.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from mmpad.core.arg_check import check_int
 from mmpad.aligndet.instance_ids import decode_labels_as_ids, instances_with_encoded_ids
 from mmpad.aligndet.view_output import ViewOutput
 
-#: AlignDet's init of the RetinaNet / FCOS heads (spec §2.2).
+#: AlignDet's init of the RetinaNet / FCOS heads (no bias-prior override).
 PROJECTOR_HEAD_INIT = dict(type='Normal', layer='Conv2d', std=0.01)
 
 

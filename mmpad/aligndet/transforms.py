@@ -1,18 +1,19 @@
-"""Data transforms of AlignDet's two-view pipeline (aligndet spec §1.3-1.4, §9).
+"""Data transforms of AlignDet's two-view pipeline.
 
 ``LoadImageFromFile -> LoadAnnotations -> TopKProposals -> AssignInstanceIds ->
 MultiBranch(online=view, target=view)`` where ``view`` resizes, flips, applies one
 colour op and ends with ``FilterAnnotationsWithIds -> PackAlignDetInputs``.
 
-Instance ids are assigned **once, before the views split** (fixes reference defect
-§7.5, correspondence by box order): each proposal of an image gets
-``gt_instances_ids = arange(N)``, the id travels with its box through every
-per-view transform, and the pre-trainer offsets the ids per image so that they
-are unique within a batch. The key is mmdet's own ``gt_instances_ids`` (the one
+Instance ids are assigned **once, before the views split** (the reference matched
+the views by box order, which any per-view box filtering silently shifts): each
+proposal of an image gets ``gt_instances_ids = arange(N)``, the id travels with its
+box through every per-view transform, and the pre-trainer offsets the ids per
+image so that they are unique within a batch. The key is mmdet's own ``gt_instances_ids`` (the one
 ``RandomCrop`` already filters), packed as ``gt_instances.instances_ids``.
 
 Padding is left to the data preprocessor (mmdet 3.x), i.e. it happens after
-flipping, so boxes and pixels are flipped about the same width (fixes §7.2).
+flipping, so boxes and pixels are flipped about the same width (the reference
+flipped images at the padded width and boxes at the image width, up to 31 px apart).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _select_instances(results: dict, keep: np.ndarray) -> None:
 
 @TRANSFORMS.register_module()
 class TopKProposals(BaseTransform):
-    """Keep at most ``topk`` proposals of an image (spec §1.3).
+    """Keep at most ``topk`` proposals of an image.
 
     ``random=False`` keeps the first ``topk`` in file order (the reference's
     behaviour, used for RetinaNet and DETR); ``random=True`` draws ``topk`` without
@@ -137,7 +138,7 @@ class PackAlignDetInputs(PackDetInputs):
 
 @TRANSFORMS.register_module()
 class Identity(ColorTransform):
-    """The 'do nothing' member of the colour-op space (spec §1.4), so that
+    """The 'do nothing' member of AlignDet's colour-op space, so that
     ``RandAugment(aug_num=1)`` leaves one image in nine unchanged."""
 
     def _transform_img(self, results: dict, mag: float) -> None:

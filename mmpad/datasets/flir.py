@@ -1,11 +1,11 @@
-"""FLIR ADAS v1 thermal detection (pad.md §5.3): COCO format, classes person/bicycle/car.
+"""FLIR ADAS v1 thermal detection: COCO format, classes person/bicycle/car.
 
 Layout::
 
     <data_root>/{train,val}/thermal_8_bit/FLIR_xxxxx.jpeg
     <data_root>/{train,val}/thermal_annotations.json    # file_name 'thermal_8_bit/...'
 
-Only categories 1-3 are used (as the reference: ``category_id in [1, 2, 3]``), matched
+Only categories 1-3 are used (as the PAD code: ``category_id in [1, 2, 3]``), matched
 by id, so the annotation file's spelling of the names ('bike' / 'bicycle') does not
 matter; other FLIR categories are ignored.
 """

@@ -1,12 +1,12 @@
 """Infrared semantic segmentation sets: SODA (21 classes) and MFNet thermal (9 classes).
 
 Both count the background class and keep it in mIoU (``reduce_zero_label=False``,
-pad.md §5.2). Layouts::
+as in PAD). Layouts::
 
     SODA   <root>/JPEGImages/<name>.jpg, <root>/SegmentationClass/<name>.png,
            <root>/ImageSets/Segmentation/{train,test}_infrared.txt
     MFNet  <root>/thermal_imgs/<name>.png, <root>/labels/<name>.png,
-           <root>/{train,val_test,test}.txt   (val = val_test.txt, decision D10)
+           <root>/{train,val_test,test}.txt   (val = val_test.txt, as PAD uses it)
 """
 from __future__ import annotations
 

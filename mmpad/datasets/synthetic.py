@@ -8,7 +8,7 @@ detection (boxes), segmentation (label maps) and unlabelled pre-training data.
 
 Layouts written (``root`` is the output directory)::
 
-    root/msip/<subset>/thermal/0000000.jpg                         MSIP (pad.md §3.2)
+    root/msip/<subset>/thermal/0000000.jpg                         MSIP
     root/flir/{train,val}/thermal_8_bit/FLIR_00001.jpeg            FLIR ADAS v1
     root/flir/{train,val}/thermal_annotations.json                 COCO, ids 1-3
     root/soda/JPEGImages/*.jpg, SegmentationClass/*.png,

@@ -2,6 +2,10 @@
 frozen ImageNet ViT, for any mmpretrain self-supervised algorithm, and the same
 adapted ViT as the backbone of mmdet detectors and mmseg segmentors.
 
+Method: PAD, Zhang et al., arXiv 2312.08192 (2023). "The reference" / "the
+authors' code" in these modules means their released code, casiatao/PAD at commit
+e9f1555 (pre-training in FAIR-MAE / timm style, mmseg 0.x, detectron2 ViTDet).
+
 * mmpretrain: :mod:`.pad_layers` (adapted blocks), :mod:`.pad_backbones`
   (``PADMAEViT``, ...), :mod:`.pad_algorithm` (the ``PAD`` wrapper),
   :mod:`.delayed_scale_hook`, :mod:`.adapter_checkpoint_hook`, :mod:`.msip`

@@ -1,9 +1,9 @@
-"""Delayed scale learning (pad.md §1.7, §8, D13).
+"""Delayed scale learning (``later_study``, ``scale_epoch=0.6`` in the PAD code).
 
 The adapters' learned scale (``scale_pred`` / the scalar) is held at its initial
 value (s = 0.5) for the first ``ratio`` of training and learned afterwards:
 with ``ratio=0.6`` and 100 epochs, 0-based epochs 0..60 are held and 61..99
-learn (D13: release when ``epoch > round(0.6 * max_epochs)``). Iteration-based
+learn (released when ``epoch > round(0.6 * max_epochs)``). Iteration-based
 loops use the same rule on the 0-based iteration index.
 
 Holding is done by ``adapter.detach_scale = True`` (the weight is used detached
@@ -33,7 +33,7 @@ class DelayedScaleHook(Hook):
     Args:
         ratio: fraction of training during which the scale is held. The last
             held step is ``round(ratio * total)`` (0-based), ``total`` being
-            ``max_epochs`` or ``max_iters``. Defaults to 0.6 (pad.md §1.7).
+            ``max_epochs`` or ``max_iters``. Defaults to 0.6 (PAD's).
         hold_until: explicit last held 0-based epoch / iteration; overrides
             ``ratio``.
         by_epoch: count epochs (True) or iterations (False). ``None`` picks
@@ -68,8 +68,7 @@ class DelayedScaleHook(Hook):
                 raise RuntimeError(
                     'DelayedScaleHook: under DDP the held scale predictor gets '
                     'no gradient, so set model_wrapper_cfg=dict(type='
-                    "'MMDistributedDataParallel', find_unused_parameters=True)"
-                    ' (pad.md §8)')
+                    "'MMDistributedDataParallel', find_unused_parameters=True)")
 
     def _set(self, runner, step: int) -> None:
         held = step <= self.last_held_step
@@ -107,7 +106,7 @@ class DelayedScaleHook(Hook):
             raise RuntimeError(
                 f'DelayedScaleHook: {len(frozen)} adapters have a scale with '
                 'requires_grad=False; it must stay trainable (it is held by '
-                'detaching, pad.md §8)')
+                'detaching, so that DDP all-reduces its gradient once released)')
         self._check_ddp(runner)
         self.held = None
         self._set(runner, runner.epoch if self.by_epoch else runner.iter)

@@ -1,6 +1,7 @@
-"""MSIP: the multi-source infrared pre-training set of PAD (pad.md §3).
+"""MSIP: the multi-source infrared pre-training set of PAD (178,756 images from
+8 public infrared data sets; ``tools/build_msip.py`` builds it).
 
-Layout (§3.2)::
+Layout::
 
     <data_root>/<subset>/thermal/<stem>.{jpg,jpeg,JPEG,png,bmp}
     <data_root>/<subset>/roi/<stem>.txt          # "x,y,w,h" lines (optional)
@@ -28,7 +29,8 @@ from mmpad.pad.msip_layout import (IMG_EXTENSIONS, list_msip_images,
 from mmpad.core.arg_check import (check_bool, check_float, check_str,
                                    check_str_list)
 
-# ---- normalisation constants (pad.md §3.3, decision D3: one constant per stage) ----
+# ---- normalisation constants, one per stage as in the PAD code ----
+# (the stds differ: 0.1871 * 255 = 47.7105 in pre-training, 47.8976 downstream)
 #: pre-training mean / std, 0-255 units (0.3801 / 0.1871 on [0, 1] pixels)
 MSIP_MEAN = (96.9255, 96.9255, 96.9255)
 MSIP_STD = (47.7105, 47.7105, 47.7105)

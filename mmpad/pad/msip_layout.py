@@ -1,4 +1,4 @@
-"""The MSIP folder layout (pad.md §3.2), shared by the dataset and the offline tools.
+"""The MSIP folder layout, shared by the dataset and the offline tools.
 
 ::
 

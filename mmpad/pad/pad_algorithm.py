@@ -1,9 +1,9 @@
-"""PAD as a wrapper around any mmpretrain self-supervised algorithm (pad.md §10).
+"""PAD as a wrapper around any mmpretrain self-supervised algorithm.
 
 ``type='PAD'`` builds the wrapped algorithm (MAE, MILAN, MaskFeat, ...) with the
 adapter-equipped twin of its backbone (``MAEViT`` -> ``PADMAEViT``), then freezes
-it by name (pad.md §1.6). The result *is* the stock algorithm object (same class,
-same ``state_dict`` keys plus ``backbone.layers.<i>.adapter.*``), so stock
+it by name (:func:`default_frozen`). The result *is* the stock algorithm object
+(same class, same ``state_dict`` keys plus ``backbone.layers.<i>.adapter.*``), so stock
 checkpoints, heads, hooks and converters work unchanged::
 
     model = dict(
@@ -26,7 +26,7 @@ from mmpad.core.arg_check import check_dict, check_str_list
 
 from mmpad.pad.pad_backbones import PAD_PREFIX
 
-#: the PAD defaults (pad.md §4.1, §5.1)
+#: the PAD defaults (bottleneck 64, adapter dropout 0.1, per-token concat scale)
 DEFAULT_ADAPTER = dict(bottleneck=64, dropout=0.1, scale_mode='concat')
 
 
@@ -51,7 +51,7 @@ def pad_backbone_cfg(backbone: dict, adapter: Optional[dict]) -> dict:
 
 
 def default_frozen(model: nn.Module) -> list:
-    """pad.md §1.6: the encoder, a target generator (e.g. MILAN's CLIP) and
+    """PAD's frozen prefixes: the encoder, a target generator (e.g. MILAN's CLIP) and
     an MAE-style ``neck.decoder_embed``."""
     names = [n for n, _ in model.named_parameters()]
     frozen = ['backbone.']
@@ -73,7 +73,7 @@ def build_pad(algorithm: dict,
         algorithm: config of an mmpretrain self-supervised algorithm.
         adapter: adapter settings (``bottleneck``, ``dropout``, ``scale_mode``,
             ``constant``); defaults to PAD's (r=64, dropout 0.1, concat).
-        frozen: parameter-name prefixes to freeze; ``None`` = pad.md §1.6
+        frozen: parameter-name prefixes to freeze; ``None`` = PAD's
             (see :func:`default_frozen`). ``[]`` trains everything.
         trainable: substrings that stay trainable inside a frozen prefix.
         data_preprocessor: used when ``algorithm`` has none (the Runner passes

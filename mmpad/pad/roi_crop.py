@@ -1,4 +1,4 @@
-"""Object-sensitive random RoI cropping (PAD's ``RandomRoiCrop``, pad.md §2.2)."""
+"""Object-sensitive random RoI cropping (``RandomRoiCrop`` of the PAD code)."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -62,7 +62,7 @@ _SHARED = _SharedCounts(STAT_KEYS)
 class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
     """Crop around a jittered selective-search RoI, resize to ``size``.
 
-    The sampling procedure is exactly the reference's (pad.md §2.2): with
+    The sampling procedure is exactly the reference's: with
     probability ``large_crop_prob`` (``1 - p``, p = 0.85) the crop must cover at
     least ``large_area_ratio`` of the image. Up to ``max_roi_attempts`` times, a RoI
     is drawn uniformly; RoIs partly outside the image or smaller than

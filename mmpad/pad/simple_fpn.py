@@ -1,4 +1,4 @@
-"""ViTDet's simple feature pyramid for mmdet (pad.md §5.3, §10).
+"""ViTDet's simple feature pyramid for mmdet (the neck of PAD's FLIR detector).
 
 The design follows ViTDet (Li et al., "Exploring Plain Vision Transformer Backbones
 for Object Detection", ECCV 2022) and the module of the same name in mmdetection's

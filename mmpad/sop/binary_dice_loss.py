@@ -1,6 +1,6 @@
 """Dice loss for a single-channel (sigmoid) mask head.
 
-Why not mmseg's ``DiceLoss(use_sigmoid=True)`` (the spec's choice, sop.md §8): in
+Why not mmseg's ``DiceLoss(use_sigmoid=True)``: in
 mmseg 1.2.2, with a (N, 1, H, W) prediction and a (N, H, W) target,
 ``_expand_onehot_labels_dice`` one-hot encodes the target over two classes and
 keeps channel 0, i.e. the *background* indicator, so the loss drives the

@@ -1,4 +1,4 @@
-"""The input layer of an early-fusion SOP backbone (sop.md §3, `early`).
+"""The input layer of an early-fusion SOP backbone (``fusion='early'``).
 
 Going up (3 -> 6 channels): the pretrained kernel is copied into the image half and
 the sub-image half and both are halved, so that ``[I ‖ I]`` gives the pretrained

@@ -1,5 +1,5 @@
 """Pretext metric of SOP: foreground IoU of the predicted sub-image location
-(sop.md §2, "Pretext metric") [project design]."""
+(mmpad's choice of pretext metric; the SOP paper's abstract names none)."""
 from __future__ import annotations
 
 from collections import OrderedDict

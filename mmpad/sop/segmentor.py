@@ -1,5 +1,6 @@
 """``SOPEncoderDecoder``: the downstream segmentor, trained to predict where a
-sub-image lies in its parent image (sop.md §3, §8) [project design].
+sub-image lies in its parent image. The fusion modes below are mmpad's design (the
+SOP paper's abstract does not say how image and sub-image are combined).
 
 Inputs are the 6-channel ``[I ‖ S]`` tensors packed by ``SubimageOverlap`` (S
 resized to the parent's size). ``fusion`` decides how the backbone sees them:

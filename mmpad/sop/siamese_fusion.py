@@ -1,4 +1,5 @@
-"""``siamese_gap`` fusion of image and sub-image features (sop.md §3) [project design].
+"""``siamese_gap`` fusion of image and sub-image features (mmpad's design; the SOP
+paper's abstract does not say how image and sub-image are fused).
 
 A shared backbone runs on I and on S; at every stage l, with g = GAP(F_S^l):
 

@@ -1,4 +1,8 @@
-"""Subimage Overlap Prediction (SOP) pretext sample (sop.md §2, §8) [project design].
+"""Subimage Overlap Prediction (SOP) pretext sample.
+
+The task is the paper's (predict the mask of the sub-image's location); the
+sampling (box size and aspect, augmentation of S, partial overlap, negatives) is
+mmpad's design, because the SOP paper's abstract specifies none of it.
 
 Given a parent image I (H×W, after the pipeline's crops, flips and rotations) the
 transform samples an axis-aligned box (x0, y0, w, h), crops the sub-image S from it,
@@ -18,8 +22,7 @@ in the already flipped / cropped frame (otherwise ``predict`` would resize or fl
 the prediction back to the loaded image and it would no longer match the target).
 
 S is always packed at the parent's size (channels must stack); the resolution the
-``token_concat`` / ``siamese_gap`` branches see is the segmentor's ``sub_size``
-(the spec lists ``sub_size`` under the transform; it lives on the segmentor here).
+``token_concat`` / ``siamese_gap`` branches see is the segmentor's ``sub_size``.
 
 Randomness: with ``seed=None`` every call draws from numpy's global generator (which
 mmengine seeds per worker); with an integer ``seed`` the box and the augmentation are
@@ -109,7 +112,8 @@ def box_area_inside(box: Box, height: int, width: int) -> int:
 
 
 def box_mask(box: Box, height: int, width: int) -> np.ndarray:
-    """(H, W) uint8 mask, 1 on the part of ``box`` inside the image (sop.md §1.2)."""
+    """(H, W) uint8 mask, 1 on the part of ``box`` inside the image:
+    ``M[i, j] = 1`` iff ``y0 <= i < y0 + h`` and ``x0 <= j < x0 + w``."""
     x0, y0, w, h = box
     mask = np.zeros((height, width), np.uint8)
     mask[max(y0, 0):max(min(y0 + h, height), 0),

@@ -1,5 +1,5 @@
 """``SOPUnlabeledDataset``: a folder of unlabeled images for SOP pre-training
-(sop.md §8) — an ``UnlabeledImageFolder`` for mmseg.
+— an ``UnlabeledImageFolder`` for mmseg.
 
 It lists images only (no label maps); the pretext target is written by the
 ``SubimageOverlap`` transform. Classes are ``('background', 'subimage')``, palette

@@ -1,4 +1,5 @@
-"""``token_concat`` fusion for ViTs (sop.md §3) [project design].
+"""``token_concat`` fusion for ViTs (mmpad's design; the SOP paper's abstract does
+not say how image and sub-image are fused).
 
 ``SOPVisionTransformer`` is mmseg's ``VisionTransformer`` plus one parameter, a
 2-entry segment embedding. Called with a sub-image, it runs the shared patch

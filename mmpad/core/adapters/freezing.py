@@ -1,4 +1,4 @@
-"""Name-based freezing rules of PAD pre-training (pad.md §1.6).
+"""Name-based freezing rules of PAD pre-training.
 
 A parameter is frozen iff its name starts with one of the ``frozen`` prefixes
 and contains none of the ``trainable`` substrings. The PAD default freezes the
@@ -54,7 +54,8 @@ def apply_freeze(model: nn.Module,
     """Set ``requires_grad`` of every parameter of ``model`` by the rule.
 
     Parameters outside the frozen prefixes keep their flag (a fixed table such
-    as MAE's ``decoder_pos_embed`` stays non-trainable, pad.md defect 9).
+    as MAE's ``decoder_pos_embed`` stays non-trainable; the PAD code marked it
+    trainable although it never reached the optimizer).
 
     Args:
         model: the algorithm (names as in its ``state_dict``).

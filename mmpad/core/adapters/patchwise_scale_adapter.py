@@ -1,4 +1,4 @@
-"""The patchwise-scale adapter of PAD (pad.md §1).
+"""The patchwise-scale adapter of PAD (Zhang et al., arXiv 2312.08192).
 
 One module used by every host (mmpretrain pre-training backbones, mmdet and mmseg
 downstream backbones), so it imports only torch and mmengine.
@@ -37,7 +37,7 @@ SCALE_MODES = LEARNED_FUSION_MODES + ('scalar', ) + FIXED_SCALE_MODES
 
 def fixed_scale_value(scale_mode: str, layer_idx: int, num_layers: int,
                       constant: float = 0.5) -> float:
-    """The scale of the fixed modes (pad.md §1.3).
+    """The scale of the fixed modes (ablations in the PAD code).
 
     * ``constant``: ``constant`` (AdaptFormer's 0.5),
     * ``layer_decay``: ``constant * 0.8 ** (num_layers - 1 - layer_idx)``,
@@ -87,7 +87,7 @@ def check_adapter_cfg(owner: str, name: str, cfg) -> dict:
 
 
 class PatchwiseScaleAdapter(BaseModule):
-    """pad.md §1: LN_a -> down (d->r) -> ReLU -> Dropout -> up (r->d), in
+    """PAD's adapter: LN_a -> down (d->r) -> ReLU -> Dropout -> up (r->d), in
     parallel with the FFN, scaled per token by ``s = sigmoid(w_s^T [M ; A])``.
 
     Args:
@@ -107,7 +107,7 @@ class PatchwiseScaleAdapter(BaseModule):
         num_layers: number of blocks of the encoder (fixed per-layer modes).
         constant: the constant / initial / top-layer scale. Defaults to 0.5.
         init_cfg: ignored for the adapter's own weights, which always get the
-            pad.md §1.4 init in :meth:`init_weights`.
+            PAD init in :meth:`init_weights` (the adapter's output is 0 at step 0).
 
     Submodules / parameters (names are stable; freezing rules, layer decay and
     checkpoint converters rely on them): ``norm``, ``down``, ``up``,
@@ -118,7 +118,7 @@ class PatchwiseScaleAdapter(BaseModule):
         detach_scale (bool): when True the learned scale (``scale_pred.weight``
             or the scalar) is used detached, so it receives no gradient while
             staying ``requires_grad=True`` (delayed scale learning under DDP,
-            pad.md §1.7 / §8).
+            ``DelayedScaleHook``).
     """
 
     def __init__(self,
@@ -179,7 +179,7 @@ class PatchwiseScaleAdapter(BaseModule):
 
     @torch.no_grad()
     def reset_adapter_parameters(self) -> None:
-        """pad.md §1.4: down = kaiming-uniform(a=sqrt(5)), biases and up = 0,
+        """The PAD code's init: down = kaiming-uniform(a=sqrt(5)), biases and up = 0,
         scale predictor = 0, LayerNorm (1, 0); the scalar goes back to
         ``constant``."""
         nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
@@ -194,7 +194,8 @@ class PatchwiseScaleAdapter(BaseModule):
             self.scale.fill_(self.constant)
 
     def init_weights(self) -> None:
-        """Always the pad.md §1.4 init, whatever a parent's global init did.
+        """Always the PAD init (:meth:`reset_adapter_parameters`), whatever a
+        parent's global init did.
 
         A checkpoint loaded afterwards (``load_from`` / ``Pretrained``
         ``init_cfg`` of the backbone) overrides it as usual.

@@ -10,7 +10,7 @@ import numpy as np
 
 def pad_roi_filter(rects: np.ndarray, sizes: np.ndarray, min_area: int = 600,
                    min_side: int = 40, max_aspect: float = 3.0) -> np.ndarray:
-    """PAD's RoI filter (pad.md §2.1 step 2): keep-mask of the regions.
+    """PAD's RoI filter (after selective search): keep-mask of the regions.
 
     A region is kept when its pixel count is >= ``min_area``, its rectangle has
     ``w, h >= min_side`` and ``max(w/h, h/w) <= max_aspect``.
@@ -34,7 +34,7 @@ def pad_roi_filter(rects: np.ndarray, sizes: np.ndarray, min_area: int = 600,
 def soco_filter(rects: np.ndarray, image_shape: tuple, min_side: int = 32,
                 max_aspect: float = 3.0, min_scale: float = 0.0,
                 max_scale: float = 0.8) -> np.ndarray:
-    """AlignDet / SoCo filter ``ratio3size0008`` (aligndet.md §1.1): keep-mask.
+    """AlignDet / SoCo filter ``ratio3size0008``: keep-mask.
 
     Kept when ``w, h >= min_side``, ``1/max_aspect <= w/h <= max_aspect`` and
     ``min_scale <= sqrt(w*h) / sqrt(W*H) <= max_scale``.

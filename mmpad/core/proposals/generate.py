@@ -23,7 +23,8 @@ class ProposalPreset:
             as in PAD; ``'rgb'``: PIL as in SoCo).
         filter: ``'pad'`` or ``'soco'``.
         dedupe: drop repeated rectangles (PAD kept a set; SoCo kept duplicates).
-        nms_iou: optional order-preserving NMS threshold (AlignDet D1).
+        nms_iou: optional order-preserving NMS threshold (AlignDet's proposal
+            file is named ``...@0.5``, undocumented; mmpad reads it as NMS 0.5).
     """
     scale: float
     sigma: float
@@ -41,12 +42,13 @@ class ProposalPreset:
 
 
 PRESETS = {
-    # pad.md §2.1: selectivesearch 0.4, scale 600 / sigma 0.9 / min_size 30,
+    # PAD's code: selectivesearch 0.4, scale 600 / sigma 0.9 / min_size 30,
     # size >= 600 px, w, h >= 40, aspect <= 3, no duplicates
     'pad': ProposalPreset(scale=600, sigma=0.9, min_size=30, texture_range=(0.0, 1.0),
                           channel_order='bgr', filter='pad', dedupe=True),
-    # aligndet.md §1.1 / D1: SoCo's selective search, scale 300 / sigma 0.9 /
-    # min_size 100, filter ratio3size0008, NMS 0.5 by default
+    # AlignDet: SoCo's selective search, scale 300 / sigma 0.9 / min_size 100,
+    # filter ratio3size0008, NMS 0.5 by default (mmpad's reading of the
+    # undocumented '@0.5' in AlignDet's proposal file name)
     'aligndet': ProposalPreset(scale=300, sigma=0.9, min_size=100,
                                texture_range=(0.0, 255.0), channel_order='rgb',
                                filter='soco', dedupe=False, nms_iou=0.5),
@@ -72,8 +74,8 @@ def generate_proposals(image_bgr: np.ndarray, preset='pad',
     Args:
         image_bgr: (H, W, 3) uint8 as read by ``cv2.imread`` (grayscale (H, W) is
             expanded to three equal channels).
-        preset: ``'pad'`` (MSIP RoIs, pad.md §2.1), ``'aligndet'`` (SoCo-style
-            proposals, aligndet.md §1.1) or a :class:`ProposalPreset`.
+        preset: ``'pad'`` (MSIP RoIs), ``'aligndet'`` (SoCo-style
+            proposals) or a :class:`ProposalPreset`.
         nms_iou: override the preset's NMS threshold (``None`` disables it).
 
     Returns:

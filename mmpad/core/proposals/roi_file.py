@@ -1,4 +1,4 @@
-"""MSIP RoI files: <subset>/roi/<stem>.txt, one "x,y,w,h" line per box (pad.md §2.1)."""
+"""MSIP RoI files: <subset>/roi/<stem>.txt, one "x,y,w,h" line per box."""
 from __future__ import annotations
 
 import os

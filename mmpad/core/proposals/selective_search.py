@@ -1,7 +1,7 @@
 """Vectorised selective search, reproducing the ``selectivesearch`` 0.4 package.
 
 PAD generated its RoIs with ``selectivesearch`` 0.4 (AlpacaTechJP) and AlignDet with
-SoCo's copy of it (pad.md §2.1, aligndet.md §1.1). Both are a pure-Python
+SoCo's copy of it (hologerry/SoCo). Both are a pure-Python
 hierarchical grouping on top of scikit-image's Felzenszwalb segmentation; the
 grouping dominates their run time (a Python loop over every pixel, one full-image mask
 per region, an O(N^2) neighbour search and a full sort of all similarities at every

@@ -1,4 +1,4 @@
-"""fp16 gradient compression for DDP all-reduce (ViTDet's FLIR recipe, pad.md §5.3).
+"""fp16 gradient compression for DDP all-reduce (ViTDet's recipe, PAD's FLIR detector).
 
 Registers PyTorch's ``fp16_compress_hook`` as the DDP communication hook, so gradients
 travel as fp16 and are cast back to their dtype afterwards. A no-op outside DDP.
