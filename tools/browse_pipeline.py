@@ -8,7 +8,7 @@ Two modes:
                = a "large" crop, dashed grey = fallback RandomResizedCrop), with
                the resized crops in a strip below, in the same colours. The crop
                parameters come from the RoI-crop transform of ``--config``'s
-               training pipeline if given, else the defaults (pad.md §2.2).
+               training pipeline if given, else the transform's (PAD's) defaults.
 ``proposals``  proposals drawn on images: from a COCO proposals file
                (``--proposals``), from MSIP RoI files, or computed on the fly
                with ``--preset``.

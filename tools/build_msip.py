@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""Build (or validate) the MSIP pre-training tree from its 8 public sources (pad.md §3.1).
+"""Build (or validate) the MSIP pre-training tree from its 8 public sources.
 
-Output layout (pad.md §3.2)::
+Output layout (the one ``MSIPDataset`` reads)::
 
     OUT/<subset>/thermal/<stem>.jpg      (RoI files come later: tools/generate_proposals.py)
 
 Sources and the raw layout each rule expects (pass each as NAME=PATH; PATH is the
-folder the reference scripts pointed at):
+folder the PAD authors' extraction scripts pointed at):
 
   dronevehicle         DroneVehicle train infrared images: PATH/*.jpg
                        (DroneVehicle/train/trainimgr). Read as grayscale, 100-px border
@@ -30,8 +30,8 @@ folder the reference scripts pointed at):
                                                                     total  178,756
 
 Every listing is sorted (folders by name, frames by the number in their name): the
-reference used unsorted ``os.listdir`` for folders and LasHeR frames, which made the
-selection depend on the file system (pad.md §7.4-7.5). All files except
+PAD scripts used unsorted ``os.listdir`` for folders and LasHeR frames, which made the
+selection depend on the file system. All files except
 DroneVehicle's get 7-digit ids (``0000000.jpg``) in that order; copies keep the
 source bytes (extension lower-cased). A re-run skips files already written, so an
 interrupted build can be resumed.
@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 
-#: image counts of the full sources (pad.md §3.1)
+#: image counts of the full sources (sum 178,756, MSIP's size in the PAD paper)
 EXPECTED = {'dronevehicle': 17990, 'scut_fir_pedestrian': 21049, 'llvip': 12025,
             'aerial': 5523, 'ship': 8402, 'security': 8999, 'lsotb_tir': 52925,
             'lasher': 51843}

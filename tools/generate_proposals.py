@@ -10,7 +10,7 @@ Inputs (one of):
 Outputs (one or both):
   RoI files          MSIP only (default there): <subset>/roi/<stem>.txt, "x,y,w,h"
   --out-json FILE    COCO-style proposals: one category "selective_search", bbox
-                     xywh, images without proposals dropped (aligndet.md §1.2); the
+                     xywh, images without proposals dropped (AlignDet's format); the
                      generator settings (preset, NMS threshold) are in "info"
 
 Presets (mmpad.core.proposals.PRESETS): 'pad' (scale 600, sigma 0.9, min_size 30; size

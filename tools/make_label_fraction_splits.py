@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write label-fraction split files (sop.md §5): for every seed, a random order of
+"""Write label-fraction split files: for every seed, a random order of
 the training images; the f % subset is its first ceil(f/100·N) names (at least one),
 so the subsets of one seed are nested (1 % ⊂ 5 % ⊂ ... ⊂ 100 %).
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Plot validation mIoU against iteration for fine-tuning runs (e.g. the SOP- and
 ImageNet-initialised twins) from mmengine's ``vis_data/scalars.json`` logs, and print
-the convergence numbers of sop.md §7(c): final mIoU, mIoU at given iterations,
+the convergence numbers: final mIoU, mIoU at given iterations,
 iterations to reach 95 % of the reference run's final mIoU, and their ratio.
 
 Examples::
