@@ -6,8 +6,9 @@ same decoder) at mask ratio 0.75, the same batch and the same masks are trained
 (forward + backward + AdamW step) in two modes:
 
 * ``pad``:  ``type='PAD'``: encoder frozen (``requires_grad=False``), adapters
-  (r = 64, concat scale) and decoder trainable (pad.md §1.6);
-* ``full``: the stock MAE, every parameter trainable (paradigm (c), §4.5).
+  (r = 64, concat scale) and decoder trainable;
+* ``full``: the stock MAE, every parameter trainable (paradigm (c) of the PAD
+  paper's Fig. 1, full continual pre-training).
 
 Each (model, mode) runs in its own subprocess so that peak memory is its own.
 Reported per pair, with the ratio pad / full:

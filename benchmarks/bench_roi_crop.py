@@ -2,7 +2,7 @@
 """ObjectSensitiveRandomRoICrop throughput vs mmpretrain's RandomResizedCrop.
 
 Same images (MSIP-like generated scenes at 320x256 and 640x512), same output size
-(224, bicubic, pillow backend, as pad.md §10), timed side by side in one run:
+(224, bicubic, pillow backend, as in PAD pre-training), timed side by side in one run:
 
 * ``RandomResizedCrop(224, crop_ratio_range=(0.2, 1.0))``: the fallback crop;
 * ``ObjectSensitiveRandomRoICrop`` with RoIs in the sample (``rois``, e.g. from
