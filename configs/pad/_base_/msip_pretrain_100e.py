@@ -14,7 +14,8 @@ runner_type = 'MMPadRunner'
 # ---------------------------------------------------------------------- data
 # MSIP normalisation of the authors' pre-training code: mean 0.3801, std 0.1871 on
 # [0, 1] pixels; the same numbers as mmpad.pad.msip.MSIP_MEAN / MSIP_STD. Their
-# downstream configs use std 47.8976 (= 0.1878 x 255); mmpad keeps each stage's value.
+# downstream configs use std 47.8976 (47.8976 / 255 = 0.1878); mmpad keeps each
+# stage's value.
 msip_mean = [96.9255, 96.9255, 96.9255]
 msip_std = [47.7105, 47.7105, 47.7105]
 data_root = 'data/msip/'
