@@ -1,4 +1,4 @@
-# AlignDet box-domain pre-training of DETR R50 (aligndet spec §1.2, §2.3, §4):
+# AlignDet box-domain pre-training of DETR R50:
 # proposals carry k-means cluster ids as classes (tools/aligndet_cluster_proposals.py:
 # RoIAlign C5 features -> PCA 256 -> k-means 256), first 50 proposals per image,
 # frozen R50; 50 epochs, AdamW, gradient clip 0.1, x0.1 at epoch 40.
@@ -19,7 +19,8 @@ detector.backbone.norm_cfg = dict(type='BN', requires_grad=False)
 detector.bbox_head.type = 'DETREmbedHead'
 detector.bbox_head.num_classes = num_clusters
 detector.bbox_head.embed_dim = 256
-# no-object weight 1, classification normalised by matched queries (spec D5)
+# no-object weight 1 (not stock DETR's 0.1), classification normalised by matched
+# queries: what the authors' code runs (a side effect of an mmdet 2.x class check)
 detector.bbox_head.loss_cls = dict(
     type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
 
@@ -29,7 +30,7 @@ model = dict(
     detector=detector,
     loss_contrast=dict(type='BoxContrastiveLoss', temperature=0.5,
                        loss_weight=1.0),
-    copy_param_keys=('query_embedding', ),  # copied, not averaged (§2.3)
+    copy_param_keys=('query_embedding', ),  # copied, not averaged, as in the authors' code
     data_preprocessor=dict(type='MultiBranchDataPreprocessor',
                            data_preprocessor=detector.data_preprocessor))
 
@@ -45,7 +46,8 @@ val_dataloader = val_cfg = val_evaluator = None
 test_dataloader = test_cfg = test_evaluator = None
 
 # The reference runs lr 2e-4 with auto-scaling from base batch 64, i.e. 5e-5 at
-# batch 16 (spec D6; its "sqrt scaling" comment would give 1e-4, an ablation).
+# batch 16 (what it executes; its "sqrt scaling" comment would give 1e-4, an
+# ablation).
 optim_wrapper = dict(
     _delete_=True, type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-5, weight_decay=1e-4),

@@ -1,5 +1,6 @@
-# AlignDet box-domain pre-training of Faster R-CNN R50-FPN (aligndet spec §2.3, §4).
-# The same checkpoint initialises Faster and Mask R-CNN (issues #10, #30).
+# AlignDet box-domain pre-training of Faster R-CNN R50-FPN.
+# The same checkpoint initialises Faster and Mask R-CNN (the authors' answer in
+# liming-ai/AlignDet issues #10 and #30).
 # Frozen torchvision R50; FPN, RPN and the 4conv1fc RoI head learn; 12 epochs,
 # 8 GPUs x 2 images, SGD 0.02.
 _base_ = [
@@ -17,7 +18,8 @@ detector.data_preprocessor = _base_.aligndet_data_preprocessor
 detector.backbone.frozen_stages = 4
 detector.backbone.norm_cfg = dict(type='BN', requires_grad=False)
 # RoI stage: labels are instance ids, the classifier is the embedding projector,
-# the regressor is class-agnostic (defect §7.4)
+# the regressor is class-agnostic (the authors' code indexes a class-specific
+# regressor by instance id, which has no slot for ids above 256)
 detector.roi_head.type = 'EmbedRoIHead'
 detector.roi_head.bbox_head.type = 'Shared4Conv1FCEmbedBBoxHead'
 detector.roi_head.bbox_head.num_classes = 1  # only sizes the stock classifier

@@ -1,4 +1,4 @@
-# AlignDet box-domain pre-training of FCOS R50-FPN (aligndet spec §2.3, §4):
+# AlignDet box-domain pre-training of FCOS R50-FPN:
 # frozen torchvision R50 (pytorch style, like every AlignDet backbone), FPN and the
 # GN head learn; per batch and view 2,048 sampled points; 12 epochs, SGD 0.01.
 _base_ = [

@@ -1,4 +1,4 @@
-# AlignDet box-domain pre-training of RetinaNet R50-FPN (aligndet spec §2.3, §4):
+# AlignDet box-domain pre-training of RetinaNet R50-FPN:
 # frozen torchvision R50, FPN + heads learn; 12 epochs, 8 GPUs x 2 images, SGD 0.01.
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',

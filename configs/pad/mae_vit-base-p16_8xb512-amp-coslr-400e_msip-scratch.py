@@ -1,4 +1,4 @@
-# Baseline (a) of pad.md §4.5 / Fig. 1: MAE ViT-B/16 pre-trained from scratch on
+# Baseline (a) of the PAD paper's Fig. 1: MAE ViT-B/16 pre-trained from scratch on
 # MSIP: 400 epochs, 40 warm-up epochs, base lr 1e-4, same RoI cropping. No
 # ImageNet weights.
 _base_ = ['./_base_/mae_vit-base-p16_msip-100e.py']

@@ -1,8 +1,10 @@
-# PAD-MAE (pad.md §1, §4): the ImageNet-1k MAE ViT-B/16 frozen, a patchwise-scale
+# PAD-MAE: the ImageNet-1k MAE ViT-B/16 frozen, a patchwise-scale
 # adapter (r = 64, concat fusion, dropout 0.1) in every encoder block, MAE continued
-# on MSIP training only the adapters and the decoder (decoder_embed frozen, §1.6).
+# on MSIP training only the adapters and the decoder (decoder_embed frozen, as in the
+# authors' code).
 # The scale predictors are held at s = 0.5 for epochs 0-60 and learn from epoch 61
-# (§1.7, D13). Trainable adapter parameters: 1,226,496.
+# (0-based: released when epoch > round(0.6 x 100), the authors' scale_epoch = 0.6).
+# Trainable adapter parameters: 1,226,496.
 _base_ = ['./_base_/mae_vit-base-p16_msip-100e.py']
 
 model = dict(
@@ -10,7 +12,7 @@ model = dict(
     type='PAD',
     algorithm={{_base_.model}},
     adapter=dict(bottleneck=64, dropout=0.1, scale_mode='concat'),
-    # frozen=None -> backbone.* except '.adapter.', neck.decoder_embed (§1.6)
+    # frozen=None -> backbone.* except '.adapter.', neck.decoder_embed
 )
 
 # the held scale predictor gets no gradient: DDP must look for unused parameters

@@ -1,9 +1,10 @@
-# PAD-MILAN (pad.md §4.4): the ImageNet-1k MILAN ViT-B/16 frozen, a patchwise-scale
-# adapter in every encoder block, MILAN continued on MSIP (shared recipe §4.1):
-# CLIP ViT-B/16 teacher features (512-d, all 197 tokens, D8), attention-driven
-# masking (keep 49), prompting decoder, loss 2 - 2 cos. The teacher sees the same
-# MSIP-normalised tensor as the student (D7), as in mmpretrain's MILAN. RoI crop
-# p = 0.85 (the documented command, D6).
+# PAD-MILAN: the ImageNet-1k MILAN ViT-B/16 frozen, a patchwise-scale adapter in
+# every encoder block, MILAN continued on MSIP (shared recipe, msip_pretrain_100e.py):
+# CLIP ViT-B/16 teacher features (512-d; the loss averages all 197 tokens, as in the
+# authors' code), attention-driven masking (keep 49), prompting decoder, loss
+# 2 - 2 cos. The teacher sees the same MSIP-normalised tensor as the student (the
+# authors' code, not CLIP's normalisation), as in mmpretrain's MILAN. RoI crop
+# p = 0.85: the authors' documented command (their code's MILAN default is 0.5).
 #
 # The model is the stock mmpretrain MILAN (mmpretrain::milan/milan_vit-base-p16_16xb256-
 # amp-coslr-400e_in1k.py) re-stated, because that config leaves the decoder's

@@ -1,4 +1,4 @@
-# Ablation (sop.md §2 "Alternatives", §9): negatives. With p_neg = 0.1 the
+# Ablation (off in the default recipe): negatives. With p_neg = 0.1 the
 # sub-image comes from another image and the target is all zeros. The other image is
 # provided by mmseg's MultiImageMixDataset (the host's multi-image mechanism, as for
 # RandomMosaic): the unlabeled dataset's pipeline loads and crops, the wrapper's

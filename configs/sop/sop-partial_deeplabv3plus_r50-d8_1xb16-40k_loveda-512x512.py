@@ -1,4 +1,4 @@
-# Ablation (sop.md §2 "Alternatives", §9): partial overlap. The box is sampled from
+# Ablation (off in the default recipe): partial overlap. The box is sampled from
 # a window larger than the parent (at least 25 % of it inside); the target is the
 # intersection and S's outside part is black.
 _base_ = ['./sop_deeplabv3plus_r50-d8_1xb16-40k_loveda-512x512.py']

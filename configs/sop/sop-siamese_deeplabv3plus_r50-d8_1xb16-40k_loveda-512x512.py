@@ -1,4 +1,4 @@
-# Ablation (sop.md §3, §9): siamese_gap fusion instead of early fusion for
+# Ablation: siamese_gap fusion instead of early fusion for
 # DeepLabV3+ R-50. A shared 3-channel backbone runs on I and on S (256 px); the
 # pooled S features are fused by 1x1 convs (dropped downstream) into the stages the
 # heads read: 0 (decoder low-level input), 2 (auxiliary head) and 3 (ASPP); stage 1

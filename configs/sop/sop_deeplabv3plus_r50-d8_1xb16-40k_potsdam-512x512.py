@@ -1,4 +1,4 @@
-# SOP pre-training of DeepLabV3+ ResNetV1c-50 (sop.md §4, A1), early fusion, on the
+# SOP pre-training of DeepLabV3+ ResNetV1c-50, early fusion, on the
 # Potsdam training tiles (labels ignored). The model is mmseg's stock DeepLabV3+ R-50
 # with type SOPEncoderDecoder, a 6-channel stem (ImageNet kernel copied into both
 # halves x0.5) and binary heads. Downstream:

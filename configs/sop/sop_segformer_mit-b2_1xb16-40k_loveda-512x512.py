@@ -1,4 +1,4 @@
-# SOP pre-training of SegFormer MiT-B2 (sop.md §4, B1), early fusion, on the LoveDA
+# SOP pre-training of SegFormer MiT-B2, early fusion, on the LoveDA
 # training images. Stock mmseg SegFormer B2 (ImageNet weights) with type
 # SOPEncoderDecoder: 6-channel first patch embedding (kernel copied into both halves
 # x0.5), binary head, AdamW lr 6e-5 with SegFormer's parameter-wise settings.

@@ -1,4 +1,4 @@
-# SOP pre-training of UPerNet ResNetV1c-50 (sop.md §4, A2), early fusion, on the
+# SOP pre-training of UPerNet ResNetV1c-50, early fusion, on the
 # LoveDA training images. Stock mmseg UPerNet R-50 with type SOPEncoderDecoder,
 # a 6-channel stem and binary heads. Fine-tune twin:
 # configs/sop/finetune/upernet_r50-sop_4xb4-80k_loveda-512x512.py

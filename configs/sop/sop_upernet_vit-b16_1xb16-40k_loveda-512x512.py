@@ -1,9 +1,9 @@
-# SOP pre-training of UPerNet ViT-B/16 (sop.md §4, B2), token_concat fusion, on the
+# SOP pre-training of UPerNet ViT-B/16, token_concat fusion, on the
 # LoveDA training images. Stock mmseg UPerNet ViT-B (mmseg::_base_/models/
 # upernet_vit-b16_ln_mln.py, ImageNet weights) with the backbone swapped for
 # SOPVisionTransformer (same parameters + a 2-entry segment embedding): S is resized
 # to 224 and its tokens attend jointly with the image tokens, then are dropped.
-# DINOv2 ViT-B/14 (the spec's B2) needs a DINOv2 port and is not provided.
+# A DINOv2 ViT-B/14 variant needs a DINOv2 port and is not provided.
 # Fine-tune twin: configs/sop/finetune/upernet_vit-b16-sop_4xb4-80k_loveda-512x512.py
 _base_ = [
     'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',

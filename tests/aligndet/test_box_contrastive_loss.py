@@ -1,4 +1,5 @@
-"""The vectorised box contrastive loss equals the spec's per-instance definition."""
+"""The vectorised box contrastive loss equals the per-instance definition of the
+AlignDet paper and code (one InfoNCE term per instance id)."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,7 +9,7 @@ from mmpad.aligndet.box_contrastive_loss import (BoxContrastiveLoss,
 
 
 def per_instance_reference(online, online_ids, target, target_ids, tau):
-    """aligndet spec §2.4 written literally: one cross-entropy per instance id."""
+    """The definition written literally: one cross-entropy per instance id."""
     losses = []
     for c in torch.unique(online_ids):
         if c < 0:
@@ -122,7 +123,7 @@ def test_aligned_views_have_lower_loss_than_random():
 
 
 def test_extra_negatives_act_as_negatives_of_every_query():
-    """The gather switch (spec D3) appends other ranks' samples as negatives:
+    """The gather switch (off by default; the reference takes negatives per GPU) appends other ranks' samples as negatives:
     the same as a reference batch where they carry an id no query has."""
     g = torch.Generator().manual_seed(4)
     online = torch.randn(30, 8, generator=g, dtype=torch.float64)

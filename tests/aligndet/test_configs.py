@@ -1,5 +1,5 @@
 """configs/aligndet: every pre-training config builds its AlignDet model with the
-spec's recipe; fine-tuning configs pair an lr x1.5 / wd x0.5 AlignDet variant with
+authors' recipe; fine-tuning configs pair an lr x1.5 / wd x0.5 AlignDet variant with
 a stock-hyper-parameter baseline twin; real R50 pre-training weights convert into
 the fine-tuning detectors with only the expected keys missing."""
 import glob
@@ -110,7 +110,7 @@ def test_detr_finetune_configs():
      'faster-rcnn_r50-aligndet_fpn_8xb2-1x_coco.py'),
 ])
 def test_r50_weights_convert_into_the_finetuning_detector(pretrain, finetune):
-    """Spec §5 / D11: everything but the classifier / regressor transfers; the
+    """Everything but the classifier / regressor transfers; the
     SyncBN FPN's norms are missing and its conv biases unexpected."""
     model = MODELS.build(Config.fromfile(osp.join(CFG, pretrain)).model)
     converted, _ = convert_state_dict(model.state_dict())

@@ -56,7 +56,7 @@ def test_momentum_is_monotonic_and_validated():
 
 
 def test_before_train_syncs_fresh_run_but_not_resumed_run():
-    model = TwoNets()  # independent random inits (reference defect §7.3)
+    model = TwoNets()  # independent random inits, as after a global init
     assert not torch.equal(model.online.weight, model.target.weight)
     resumed = model.target.weight.clone()
     AlignDetMomentumHook().before_train(_runner(model, it=7))

@@ -103,7 +103,8 @@ def test_training_reduces_contrastive_loss(family, two_view_batch):
 
 
 def test_target_synced_after_init_weights():
-    """Defect §7.3: init_weights re-initialises both detectors independently;
+    """init_weights re-initialises both detectors independently (the reference's
+    target therefore started from its own random init);
     the target must equal the online detector afterwards."""
     model = MODELS.build(pretrainer_cfg(FAMILIES['retinanet']()))
     model.init_weights()

@@ -1,5 +1,5 @@
-"""One regression test per defect of the reference implementation (aligndet spec §7)
-that mmpad fixes."""
+"""One regression test per defect of the AlignDet reference implementation
+(liming-ai/AlignDet) that mmpad fixes."""
 import copy
 
 import numpy as np
@@ -26,7 +26,7 @@ def _build(family, cfg=None):
     return model.train()
 
 
-# §7.1 ----------------------------------------------------------------------
+# RetinaNet flatten order ---------------------------------------------------
 def test_retinanet_embeddings_and_ids_share_one_order_with_two_images(
         two_view_batch):
     """Every anchor labelled with an instance of image i must carry image i's
@@ -62,7 +62,7 @@ def test_retinanet_embeddings_and_ids_share_one_order_with_two_images(
     assert not torch.equal(ours, level_major)
 
 
-# §7.2 ----------------------------------------------------------------------
+# flip after pad -------------------------------------------------------------
 def test_boxes_and_pixels_are_flipped_about_the_same_width():
     """The image is padded (to 128) after flipping at its own width (100): the
     flipped box must still frame the bright object. The reference flipped the
@@ -94,7 +94,7 @@ def test_boxes_and_pixels_are_flipped_about_the_same_width():
     assert [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] == box
 
 
-# §7.3 ----------------------------------------------------------------------
+# target not synchronised at start -------------------------------------------
 def test_target_equals_online_after_load_from_and_hook(tmp_path):
     """A load_from after weight init must also reach the target: the hook syncs
     at before_train of a fresh run."""
@@ -119,7 +119,7 @@ def test_target_equals_online_after_load_from_and_hook(tmp_path):
         assert torch.equal(value, model.target.state_dict()[key]), key
 
 
-# §7.4 ----------------------------------------------------------------------
+# one number for embedding width and background id ---------------------------
 def _grid_view(num_images=2, per_row=15, rows=10, size=32):
     """num_images images of per_row x rows non-overlapping size x size boxes
     aligned with the stride-8 anchors and points."""
@@ -183,7 +183,7 @@ def test_batch_ids_are_unique_and_shared_by_the_views():
     assert torch.equal(target[0].gt_instances.instances_ids, torch.arange(199))
 
 
-# §7.7 ----------------------------------------------------------------------
+# DETR instance matching indexed by the wrong ids -----------------------------
 def test_detr_query_ids_come_from_the_class_level_matching(two_view_batch):
     """Each layer's query ids reuse the loss's Hungarian matching (classification
     + L1 + GIoU), so a matched query's cluster target is its instance's label."""
@@ -212,7 +212,7 @@ def test_detr_query_ids_come_from_the_class_level_matching(two_view_batch):
             assert torch.equal(labels[matched], id_to_label[ids[layer, i][matched]])
 
 
-# §7.8 (and §7.6) -----------------------------------------------------------
+# dead arguments; the loss has the use_sigmoid attribute mmdet heads read ------
 def test_no_dead_arguments():
     cfg = copy.deepcopy(FAMILIES['detr']())
     cfg['bbox_head']['loss_cls']['class_weight'] = 1.0

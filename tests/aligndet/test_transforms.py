@@ -68,7 +68,7 @@ def test_assign_ids_requires_boxes():
 
 
 def test_filtering_a_box_drops_its_id_not_the_last_id():
-    """Reference defect §7.5: ids must follow their boxes through per-view
+    """Ids must follow their boxes through per-view
     filtering instead of being re-derived from box order."""
     results = TRANSFORMS.build(dict(type='AssignInstanceIds'))(_results(4))
     tensor = results['gt_bboxes'].tensor

@@ -1,5 +1,5 @@
-"""The full downstream configs hold the recipes of pad.md §5 and build; the PAD
-and baseline variants differ only by the adapters (1,226,496 parameters, §1.5)."""
+"""The full downstream configs hold the PAD authors' fine-tuning recipes and build;
+the PAD and baseline variants differ only by the adapters (1,226,496 parameters)."""
 import os.path as osp
 
 import pytest

@@ -1,4 +1,4 @@
-"""DelayedScaleHook (pad.md §1.7, §8, D13): the scale predictors are held (no
+"""DelayedScaleHook: the scale predictors are held (no
 gradient, no Adam state, weight exactly 0) up to the last held epoch / iteration
 and learn afterwards, in one process and in a 2-process gloo DDP run."""
 import json
@@ -139,7 +139,7 @@ def test_rule_matches_spec_and_resume(tiny_pad_model):
     runner, logs = _fake_runner(tiny_pad_model, train_loop=loop)
     hook = DelayedScaleHook()
     hook.before_train(runner)
-    assert hook.by_epoch and hook.last_held_step == 60  # D13, 100 epochs
+    assert hook.by_epoch and hook.last_held_step == 60  # round(0.6 x 100)
     for epoch, held in ((0, True), (60, True), (61, False), (99, False)):
         runner.epoch = epoch
         hook.before_train_epoch(runner)

@@ -1,5 +1,6 @@
-"""Layer-wise lr decay of the downstream configs (pad.md §5.2, §5.3, defect 7):
-every adapter is in its block's group; exemptions from weight decay."""
+"""Layer-wise lr decay of the downstream configs: every adapter is in its block's
+group; exemptions from weight decay (in segmentation also cls_token / pos_embed,
+which the PAD authors' code decays through a parameter-name mismatch)."""
 import os.path as osp
 
 import pytest
@@ -69,7 +70,7 @@ def test_adapters_take_their_blocks_learning_rate(repo_root, name, scope, rate,
     assert groups['backbone.layers.0.adapter.down.weight']['weight_decay'] == wd
     assert groups['backbone.layers.0.adapter.scale_pred.weight'][
         'weight_decay'] == wd
-    if scope == 'mmseg':  # defect 7: cls_token / pos_embed exempt; 1-D exempt
+    if scope == 'mmseg':  # cls_token / pos_embed exempt (the reference decays them)
         assert groups['backbone.cls_token']['weight_decay'] == 0
         assert groups['backbone.layers.0.gamma_1']['weight_decay'] == 0
         assert groups['backbone.layers.0.attn.qkv.bias']['weight_decay'] == 0

@@ -1,4 +1,4 @@
-"""type='PAD' around mmpretrain SSL algorithms: freezing (pad.md §1.6), one
+"""type='PAD' around mmpretrain SSL algorithms: freezing, one
 optimisation step touches only adapters + decoder, MILAN / MaskFeat versions,
 layer decay for the baselines."""
 import copy
@@ -28,8 +28,8 @@ def test_pad_mae_freezing_rule(tiny_pad):
         and n != 'neck.decoder_pos_embed'
     }
     assert _trainable(model) == expected
-    assert not model.neck.decoder_pos_embed.requires_grad  # defect 9
-    assert not model.neck.decoder_embed.weight.requires_grad  # §1.6
+    assert not model.neck.decoder_pos_embed.requires_grad  # fixed sin-cos table
+    assert not model.neck.decoder_embed.weight.requires_grad  # frozen, as in PAD
     assert model.neck.mask_token.requires_grad
     for n in ('backbone.cls_token', 'backbone.pos_embed',
               'backbone.patch_embed.projection.weight', 'backbone.ln1.weight',

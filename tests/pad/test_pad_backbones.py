@@ -1,5 +1,5 @@
 """Adapters injected into mmpretrain ViTs: counts, exact equivalence at init,
-unchanged checkpoint keys (pad.md §1, §10)."""
+unchanged checkpoint keys."""
 import copy
 
 import pytest

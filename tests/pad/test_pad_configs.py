@@ -1,5 +1,5 @@
 """The full-size PAD configs (configs/pad/*.py): they load, every type
-resolves, and they carry the pad.md §4 recipe. ViT-B models are built on the
+resolves, and they carry the PAD pre-training recipe. ViT-B models are built on the
 meta device (shapes only)."""
 import copy
 import glob
@@ -68,8 +68,8 @@ def test_pad_mae_vit_base_counts_and_weight_decay():
     decoder = sum(p.numel() for n, p in model.named_parameters()
                   if p.requires_grad and n.startswith('neck.'))
     embed = model.neck.decoder_embed
-    assert not embed.weight.requires_grad  # §1.6
-    # the decoder trains (~25.6M, pad.md §1.5) except decoder_embed (768x512
+    assert not embed.weight.requires_grad  # frozen, as in PAD
+    # the decoder trains (~25.6M for MAE ViT-B) except decoder_embed (768x512
     # + 512, frozen) and the fixed sin-cos table (197 x 512)
     total = sum(p.numel() for p in model.neck.parameters())
     assert decoder == total - (768 * 512 + 512) - 197 * 512 == 25614592
@@ -82,8 +82,8 @@ def test_pad_mae_vit_base_counts_and_weight_decay():
     names = {id(p): n for n, p in model.named_parameters()}
     wd = {names[id(g['params'][0])]: g['weight_decay']
           for g in optim.param_groups if id(g['params'][0]) in names}
-    assert wd['neck.mask_token'] == 0.05  # D4
-    assert wd['backbone.layers.0.adapter.scale_pred.weight'] == 0.05  # D4
+    assert wd['neck.mask_token'] == 0.05  # decayed, as in the PAD code
+    assert wd['backbone.layers.0.adapter.scale_pred.weight'] == 0.05  # ditto
     assert wd['backbone.layers.0.adapter.down.weight'] == 0.05
     assert wd['backbone.layers.0.adapter.down.bias'] == 0.0
     assert wd['backbone.layers.0.adapter.norm.weight'] == 0.0
@@ -109,7 +109,7 @@ def test_milan_and_maskfeat_versions():
     assert milan.model.type == 'PAD'
     assert milan.model.algorithm.neck.embed_dim == 768
     assert milan.model.algorithm.target_generator.type == 'CLIPGenerator'
-    assert milan.train_dataloader.dataset.pipeline[1].p == 0.85  # D6
+    assert milan.train_dataloader.dataset.pipeline[1].p == 0.85  # documented command
     mf = _cfg('pad-maskfeat_vit-base-p16_8xb512-amp-coslr-100e_msip.py')
     with torch.device('meta'):
         model = MODELS.build(mf.model.to_dict())

@@ -1,5 +1,5 @@
-"""PADMAE: mmseg's MAE backbone with PAD adapters
-(pad.md §1.2, §1.4, §5.2, defect 3)."""
+"""PADMAE: mmseg's MAE backbone with PAD adapters: init order, the layer-scale
+update, attention always applied."""
 import math
 
 import pytest
@@ -39,7 +39,7 @@ def test_zero_initialised_adapters_reproduce_plain_mae():
 
 
 def test_global_init_then_adapter_init():
-    """pad.md §1.4: MAE's trunc-normal init hits every Linear, the adapters are
+    """MAE's trunc-normal init hits every Linear, the adapters are
     re-initialised afterwards: down kaiming-uniform(a=sqrt 5), rest 0, LN (1, 0)."""
     model = _build()
     for layer in model.layers:
@@ -54,7 +54,8 @@ def test_global_init_then_adapter_init():
 
 
 def test_update_bypasses_layer_scale_and_uses_mlp_before_gamma():
-    """x <- x + s*A + DropPath(g2*M), s from M before g2 (pad.md §1.2)."""
+    """x <- x + s*A + DropPath(g2*M): s is predicted from M before g2, and the
+adapter term bypasses both g2 and DropPath."""
     model = _build()
     model.eval()
     layer = model.layers[0]
@@ -72,7 +73,7 @@ def test_update_bypasses_layer_scale_and_uses_mlp_before_gamma():
 
 
 def test_attention_applied_without_layer_scale():
-    """Defect 3: the reference skipped attention when gamma_1 was absent."""
+    """The PAD authors' code skipped attention when gamma_1 was absent."""
     model = _build(init_values=None)
     model.eval()
     layer = model.layers[0]

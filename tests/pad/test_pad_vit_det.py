@@ -1,5 +1,4 @@
-"""PADViTDet: the ViTDet-style mmdet backbone with PAD adapters
-(pad.md §1.2, §5.3)."""
+"""PADViTDet: the ViTDet-style mmdet backbone with PAD adapters."""
 import pytest
 import torch
 

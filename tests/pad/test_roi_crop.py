@@ -1,4 +1,4 @@
-"""ObjectSensitiveRandomRoICrop: the sampling statistics of pad.md §2.2."""
+"""ObjectSensitiveRandomRoICrop: the sampling statistics of the PAD authors' RoI crop."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""SimpleFPN: ViTDet's pyramid from one stride-16 map (pad.md §5.3)."""
+"""SimpleFPN: ViTDet's pyramid from one stride-16 map."""
 import pytest
 import torch
 

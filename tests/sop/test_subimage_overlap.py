@@ -1,4 +1,4 @@
-"""SubimageOverlap: the box, the mask, the sub-image and the seeding (sop.md §2, §8)."""
+"""SubimageOverlap: the box, the mask, the sub-image and the seeding."""
 import cv2
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-# AlignDet box-domain pre-training data and runtime pieces (aligndet spec §1, §3, §9).
+# AlignDet box-domain pre-training data and runtime pieces.
 # Family configs inherit a stock mmdet detector config *and* this file; every key
 # here has an `aligndet_` prefix (or is absent from stock configs: custom_hooks) so
 # the two bases never collide, and the family config assembles them, e.g.
@@ -10,7 +10,8 @@ aligndet_data_root = 'data/coco/'
 aligndet_proposal_file = 'proposals/train2017_ratio3size0008@0.5.json'
 aligndet_classes = ('selective_search', )
 
-# One colour op per view, uniformly among nine, magnitude drawn per call (§1.4).
+# One colour op per view, uniformly among nine, magnitude drawn per call (the
+# authors' Soft-Teacher-style colour augmentation).
 aligndet_colour_space = [
     [dict(type='Identity')],
     [dict(type='AutoContrast')],
@@ -25,7 +26,8 @@ aligndet_colour_space = [
 aligndet_scales = [(1333, 640), (1333, 672), (1333, 704), (1333, 736),
                    (1333, 768), (1333, 800)]
 # One view: resize, flip, colour; no crop, so every proposal exists in both views.
-# Padding happens after flipping, in the data preprocessor (fixes defect §7.2).
+# Padding happens after flipping, in the data preprocessor (the authors' code flips
+# after padding, so its boxes and pixels disagree by up to 31 px).
 aligndet_view = [
     dict(type='RandomChoiceResize', scales=aligndet_scales, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -41,14 +43,15 @@ aligndet_load = [
     dict(type='LoadImageFromFileSafe', min_size=32, backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True),
 ]
-# Ids are assigned once, before the views split (fixes defect §7.5).
+# Ids are assigned once, before the views split (the authors' code matches views by
+# box order, which any per-view box filtering shifts).
 aligndet_two_views = [
     dict(type='AssignInstanceIds'),
     dict(type='MultiBranch', branch_field=['online', 'target'],
          online=aligndet_view, target=aligndet_view),
 ]
 aligndet_train_pipeline = aligndet_load + aligndet_two_views
-# RetinaNet (memory) and DETR (fewer proposals than queries): first 50 (§1.3).
+# RetinaNet (memory) and DETR (fewer proposals than queries): first 50 in file order.
 aligndet_train_pipeline_top50 = aligndet_load + [
     dict(type='TopKProposals', topk=50, random=False)] + aligndet_two_views
 
@@ -62,7 +65,8 @@ aligndet_dataset = dict(
     metainfo=dict(classes=aligndet_classes),
     filter_cfg=dict(filter_empty_gt=True, min_size=32),
     pipeline=aligndet_train_pipeline)
-# 2 images per GPU (negatives come from them, spec D12); scale GPUs, not this.
+# 2 images per GPU (negatives come from them, as in the authors' code); scale GPUs,
+# not this.
 aligndet_train_dataloader = dict(
     batch_size=2,
     num_workers=2,

@@ -1,4 +1,4 @@
-# Baseline twin of detr_r50-aligndet_8xb2-150e_coco.py (spec §5): stock DETR R50 150e
+# Baseline twin of detr_r50-aligndet_8xb2-150e_coco.py: stock DETR R50 150e
 # (AdamW 1e-4, backbone lr x0.1, gradient clip 0.1) with all backbone BN trainable.
 _base_ = ['mmdet::detr/detr_r50_8xb2-150e_coco.py']
 

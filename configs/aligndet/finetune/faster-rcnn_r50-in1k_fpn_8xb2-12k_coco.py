@@ -1,4 +1,4 @@
-# 12k-iteration schedule (spec §5; semi-supervised / short-schedule setting):
+# 12k-iteration schedule (AlignDet's short-schedule / semi-supervised setting):
 # steps at 9k and 11k, warm-up 500 iterations. Baseline twin of
 # faster-rcnn_r50-aligndet_fpn_8xb2-12k_coco.py (ImageNet backbone, stock hyper-parameters).
 _base_ = ['./faster-rcnn_r50-in1k_fpn_8xb2-1x_coco.py']

@@ -1,6 +1,6 @@
 # MAE ViT-B/16 (stock mmpretrain model: 8 x 512 decoder, mask 0.75, norm-pix L2)
-# continued on MSIP with the shared recipe (pad.md §4.1, §4.3). Starting weights
-# (§4.2): the mmpretrain MAE ImageNet-1k checkpoint, decoder included
+# continued on MSIP with the shared recipe (msip_pretrain_100e.py). Starting weights:
+# the mmpretrain MAE ImageNet-1k checkpoint, decoder included
 # (decoder_embed must not stay random). Download it yourself; nothing here
 # downloads. It is loaded non-strictly: new keys (adapters) keep their init.
 _base_ = [

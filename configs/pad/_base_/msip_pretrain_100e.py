@@ -1,9 +1,9 @@
-# The MSIP continual pre-training recipe shared by every PAD / baseline config
-# (pad.md §2-§4): MSIP with object-sensitive RoI crops, 100 epochs (30 linear warm-up
-# from 0, then per-iteration half cosine to 0), AdamW (0.9, 0.95), wd 0.05 (none on
-# 1-D tensors and biases; on for mask_token and the scale predictor, D4), base lr
-# 1e-4 x effective batch / 256 with effective batch 4096, AMP, no clipping,
-# seed 0 + rank. The model comes from the config inheriting this one.
+# The MSIP continual pre-training recipe shared by every PAD / baseline config, as
+# in the PAD authors' released code: MSIP with object-sensitive RoI crops, 100 epochs
+# (30 linear warm-up from 0, then per-iteration half cosine to 0), AdamW (0.9, 0.95),
+# wd 0.05 (none on 1-D tensors and biases; on for mask_token and the scale
+# predictor), base lr 1e-4 x effective batch / 256 with effective batch 4096, AMP,
+# no clipping, seed 0 + rank. The model comes from the config inheriting this one.
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs512_mae.py',
     'mmpretrain::_base_/default_runtime.py',
@@ -11,15 +11,17 @@ _base_ = [
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'
 
-# ---------------------------------------------------------------- data (§2, §3)
-# MSIP normalisation (pad.md §3.3, D3): mean 0.3801, std 0.1871 on [0, 1] pixels;
-# the same numbers as mmpad.pad.msip.MSIP_MEAN / MSIP_STD.
+# ---------------------------------------------------------------------- data
+# MSIP normalisation of the authors' pre-training code: mean 0.3801, std 0.1871 on
+# [0, 1] pixels; the same numbers as mmpad.pad.msip.MSIP_MEAN / MSIP_STD. Their
+# downstream configs use std 47.8976 (47.8976 / 255 = 0.1878); mmpad keeps each
+# stage's value.
 msip_mean = [96.9255, 96.9255, 96.9255]
 msip_std = [47.7105, 47.7105, 47.7105]
 data_root = 'data/msip/'
 data_preprocessor = dict(
     type='SelfSupDataPreprocessor', mean=msip_mean, std=msip_std, to_rgb=True)
-roi_crop_p = 0.85  # probability of an object-sized (not large) RoI crop (§2.2)
+roi_crop_p = 0.85  # probability of an object-sized (not large) RoI crop
 # LoadImageFromFile that skips (and reports, once per file) truncated, empty, non-image
 # files and images below the smallest RoI crop (ObjectSensitiveRandomRoICrop's
 # min_size, 60 px); 16-bit PNGs are rescaled to 8 bits (docs/data.md, "Bad data")
@@ -31,7 +33,7 @@ train_pipeline = [
     dict(type='PackInputs')
 ]
 train_dataloader = dict(
-    batch_size=512,  # x 8 GPUs = 4096 (D1); or accumulate gradients
+    batch_size=512,  # x 8 GPUs = 4096 (the authors' batch); or accumulate gradients
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
@@ -46,9 +48,9 @@ train_dataloader = dict(
         data_ratio=1.0,
         pipeline=train_pipeline))
 
-# ------------------------------------------------------------ optimisation (§4.1)
+# -------------------------------------------------------------- optimisation
 base_lr = 1e-4  # per 256 images (not MAE's 1.5e-4)
-# D4: the reference decays both. This switch is read when this file loads; from a
+# The authors' code decays both. This switch is read when this file loads; from a
 # child config set optim_wrapper.paramwise_cfg.custom_keys = {'mask_token':
 # dict(decay_mult=0.), 'scale_pred': dict(decay_mult=0.)} instead.
 decay_mask_token_and_scale = True

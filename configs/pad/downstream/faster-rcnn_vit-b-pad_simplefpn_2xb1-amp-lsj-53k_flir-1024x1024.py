@@ -1,4 +1,4 @@
-# PAD paradigm (d) on FLIR (pad.md §5.1, §5.3): the baseline detector with a
+# PAD paradigm (d) on FLIR: the baseline detector with a
 # patchwise-scale adapter (bottleneck 64, learned per-token 'concat' scale, dropout
 # 0.1) in every ViT block, loaded from the PAD pre-training checkpoint and fully
 # trainable; each adapter takes its block's layer-decay id (i + 1).

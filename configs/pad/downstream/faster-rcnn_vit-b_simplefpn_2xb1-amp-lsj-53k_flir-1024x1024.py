@@ -1,8 +1,8 @@
-# Baseline paradigms (b) / (c) of pad.md §4.5 on FLIR: ViTDet-style Faster R-CNN with
+# Baseline paradigms (b) / (c) of the PAD paper's Fig. 1 on FLIR: ViTDet-style Faster R-CNN with
 # the plain ViT-B/16 backbone (no adapter), fine-tuned from an ImageNet MAE or a full
 # MSIP continual pre-training checkpoint converted with
 #   python tools/convert_pad_checkpoint.py PRETRAIN.pth checkpoints/vit-b_det.pth --target det
-# pad.md §5.3: ViT-B at 1024, window attention 14x14 except blocks 2, 5, 8, 11,
+# The authors' recipe: ViT-B at 1024, window attention 14x14 except blocks 2, 5, 8, 11,
 # decomposed relative positions (zero init), absolute position embedding kept at the
 # 224 pre-training grid (CLS dropped) and interpolated in every forward as in ViTDet,
 # drop-path 0.1; SimpleFPN (4, 2, 1,
@@ -23,7 +23,7 @@ pretrained = 'checkpoints/vit-b_det.pth'
 
 model = dict(
     data_preprocessor=dict(
-        mean=[96.9255] * 3,  # infrared statistics (pad.md §3.3)
+        mean=[96.9255] * 3,  # infrared statistics of the authors' downstream configs
         std=[47.8976] * 3,
         bgr_to_rgb=True,
         pad_size_divisor=32,
@@ -76,7 +76,7 @@ optim_wrapper = dict(
         norm_decay_mult=0.,
         custom_keys={'pos_embed': dict(decay_mult=0.)}))
 
-# AMP with fp16 gradient compression in DDP (pad.md §5.3, ViTDet recipe)
+# AMP with fp16 gradient compression in DDP (the authors' ViTDet recipe)
 custom_hooks = [dict(type='Fp16CompressionHook')]
 
 # 12 epochs x 8,862 images at batch 2

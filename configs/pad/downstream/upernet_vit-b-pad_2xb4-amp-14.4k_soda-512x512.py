@@ -1,4 +1,4 @@
-# PAD paradigm (d) on SODA (pad.md §5.1, §5.2): the baseline UperNet with a
+# PAD paradigm (d) on SODA: the baseline UperNet with a
 # patchwise-scale adapter (bottleneck 64, learned per-token 'concat' scale, dropout
 # 0.1) in every block, loaded from the PAD checkpoint and fully trainable; adapters
 # take their block's layer-decay id.

@@ -1,4 +1,4 @@
-# PAD paradigm (d) on MFNet (pad.md §5.1, §5.2): the baseline UperNet with a
+# PAD paradigm (d) on MFNet: the baseline UperNet with a
 # patchwise-scale adapter (bottleneck 64, learned per-token 'concat' scale, dropout
 # 0.1) in every block, loaded from the PAD checkpoint and fully trainable.
 #   python tools/convert_pad_checkpoint.py work_dirs/pad-mae_vit-b_msip/epoch_100.pth \

@@ -1,8 +1,8 @@
-# Baseline paradigms (b) / (c) of pad.md §4.5 on SODA (21 classes incl. background,
+# Baseline paradigms (b) / (c) of the PAD paper's Fig. 1 on SODA (21 classes incl. background,
 # background counted in mIoU): UperNet + plain MAE ViT-B/16 (no adapter) fine-tuned
 # from an ImageNet MAE or a full MSIP continual pre-training checkpoint converted with
 #   python tools/convert_pad_checkpoint.py PRETRAIN.pth checkpoints/vit-b_seg.pth --target seg
-# Schedule (pad.md §5.2): warm-up 1,500 iterations then poly to 0 at 14,400;
+# Schedule (the authors' config): warm-up 1,500 iterations then poly to 0 at 14,400;
 # evaluation every 800 iterations. Layout (VOC-style):
 #   data/SODA/JPEGImages/*.jpg, data/SODA/SegmentationClass/*.png,
 #   data/SODA/ImageSets/Segmentation/{train,test}_infrared.txt

@@ -1,9 +1,12 @@
-# Baseline paradigms (b) / (c) of pad.md §4.5 on MFNet thermal images (9 classes incl.
-# "unlabelled", counted in mIoU; the reference's first num_classes=21 was a defect):
+# Baseline paradigms (b) / (c) of the PAD paper's Fig. 1 (cross-domain fine-tuning of
+# the ImageNet model / full continual pre-training) on MFNet thermal images (9
+# classes incl. "unlabelled", counted in mIoU; the authors' configs first shipped
+# num_classes=21, corrected to 9 in their only post-release change):
 # UperNet + plain MAE ViT-B/16 (no adapter) fine-tuned from a checkpoint converted with
 #   python tools/convert_pad_checkpoint.py PRETRAIN.pth checkpoints/vit-b_seg.pth --target seg
-# Schedule (pad.md §5.2): warm-up 1,000 iterations then poly to 0 at 9,800; evaluation
-# every 700 iterations on val_test.txt ("val", D10); `tools/test.py` uses test.txt.
+# Schedule (the authors' config): warm-up 1,000 iterations then poly to 0 at 9,800;
+# evaluation every 700 iterations on val_test.txt, used as given for "val" (whether it
+# is val only or val + test is not documented); `tools/test.py` uses test.txt.
 # Layout: data/MFNet/thermal_imgs/*.png, data/MFNet/labels/*.png,
 #   data/MFNet/{train,val_test,test}.txt
 _base_ = ['./_base_/upernet_mae-b_512.py']

@@ -1,5 +1,5 @@
 # SOP model pieces shared by the pre-training configs: the 6-channel data
-# preprocessor and the binary-mode settings of the downstream heads (sop.md §3 "Head", §8):
+# preprocessor and the binary-mode settings of the downstream heads (mmpad's design):
 # one output channel, threshold 0.5, BCE-with-logits + Dice 1:1 (aux head 0.4).
 # BinaryDiceLoss instead of mmseg's DiceLoss: see mmpad/sop/binary_dice_loss.py.
 sop_data_preprocessor = dict(

@@ -1,6 +1,7 @@
-# SOP pre-training data (sop.md §2, §5, §8) [project design]: the LoveDA training
-# images with their labels ignored (pool option 1, in-domain) as parents; held-out
-# parents from LoveDA val with boxes fixed by seed for the pretext IoU.
+# SOP pre-training data (mmpad's own design; the SOP paper's abstract gives no recipe):
+# the LoveDA training images with their labels ignored (in-domain; a disjoint image
+# pool is the alternative) as parents; held-out parents from LoveDA val with boxes
+# fixed by seed for the pretext IoU.
 # Layout after mmseg's tools/dataset_converters/loveda.py: data/loveDA/img_dir/{train,val}.
 # Uses no key of mmseg's model / runtime bases, so it composes with them.
 data_root = 'data/loveDA'

@@ -1,6 +1,7 @@
-# SOP pre-training recipe (sop.md §6) [project design]: one GPU, batch 16, AdamW
-# lr 1e-4 (ViT / MiT configs lower it to 6e-5), weight decay 0.01, 1.5k-iteration
-# linear warm-up then poly decay (power 1), 40k iterations, pretext IoU every 2k.
+# SOP pre-training recipe (mmpad's own design; the SOP paper's abstract gives no recipe):
+# one GPU, batch 16, AdamW lr 1e-4 (ViT / MiT configs lower it to 6e-5), weight
+# decay 0.01, 1.5k-iteration linear warm-up then poly decay (power 1), 40k
+# iterations, pretext IoU every 2k.
 # AMP: `tools/train.py CONFIG --amp`.
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'

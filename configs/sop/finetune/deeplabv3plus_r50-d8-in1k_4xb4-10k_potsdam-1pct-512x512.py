@@ -4,7 +4,7 @@
 #   python tools/make_label_fraction_splits.py <data_root>/img_dir/train --out-dir <data_root>/splits
 # Other seeds: --cfg-options train_dataloader.dataset.ann_file=splits/train_1pct_seed1.txt randomness.seed=1
 # Below 25 % labels the schedule is cut in proportion with a floor of 10k iterations
-# (sop.md §6): 10000 iterations instead of 80k.
+# (mmpad's choice): 10000 iterations instead of 80k.
 _base_ = ['./_base_/deeplabv3plus-r50_potsdam.py']
 label_fraction = 1
 train_dataloader = dict(dataset=dict(ann_file='splits/train_1pct_seed0.txt'))

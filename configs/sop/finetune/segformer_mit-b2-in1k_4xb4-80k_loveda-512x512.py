@@ -1,6 +1,6 @@
 # SegFormer MiT-B2 on LoveDA, all training labels, ImageNet init: mmseg's stock
 # SegFormer B2 recipe (AdamW lr 6e-5, 1.5k warm-up, poly power 1) with its 160k
-# schedule cut to 80k (sop.md §6), evaluated every 1k iterations.
+# schedule cut to 80k like the CNN recipes, evaluated every 1k iterations.
 # Twin: segformer_mit-b2-sop_4xb4-80k_loveda-512x512.py
 _base_ = [
     '../_base_/segformer_mit-b2.py', 'mmseg::_base_/datasets/loveda.py',

@@ -1,4 +1,4 @@
-"""The patchwise-scale adapter alone (pad.md §1): init, counts, scale modes."""
+"""The patchwise-scale adapter alone: init, counts, scale modes."""
 import math
 
 import pytest
@@ -13,7 +13,8 @@ def n_params(module):
 
 
 def expected_count(d, r, mode):
-    """pad.md §1.5 arithmetic: LN 2d, down d*r+r, up r*d+d, predictor."""
+    """Per block: LN 2d, down d*r+r, up r*d+d, predictor; x 12 blocks = 1,226,496
+    for ViT-B (the PAD paper's 1.23M)."""
     base = 2 * d + (d * r + r) + (r * d + d)
     pred = {'concat': 2 * d, 'sum': d, 'side': d, 'gside': d, 'scalar': 1}
     return base + pred.get(mode, 0)

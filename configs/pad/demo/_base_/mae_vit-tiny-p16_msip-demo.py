@@ -1,5 +1,5 @@
 # Tiny MAE on MSIP-style data, shared by the PAD demo and its plain-MAE twin: the
-# recipe of ../../_base_/mae_vit-base-p16_msip-100e.py (pad.md §4.1) on a 64-d,
+# recipe of ../../_base_/mae_vit-base-p16_msip-100e.py on a 64-d,
 # 4-block ViT at 64 px (patch 16, mask 0.75) with a 32-d, 1-block decoder, trained
 # for a few epochs on the generated data (tools/generate_demo_data.py data/demo).
 _base_ = ['../../_base_/mae_vit-base-p16_msip-100e.py']

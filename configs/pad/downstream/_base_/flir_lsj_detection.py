@@ -1,5 +1,5 @@
 # FLIR ADAS v1 thermal detection data with ViTDet's large-scale-jitter pipeline
-# (pad.md §5.3): flip -> resize-scale 0.1-2.0 -> fixed-size crop 1024; test: longest
+# (the PAD authors' recipe): flip -> resize-scale 0.1-2.0 -> fixed-size crop 1024; test: longest
 # edge 1024. Three classes (FLIR category ids 1-3); training images without boxes
 # are dropped. Expected layout (FLIR_ADAS_1_3):
 #   data/FLIR_ADAS_1_3/{train,val}/thermal_8_bit/FLIR_*.jpeg
@@ -39,7 +39,7 @@ test_pipeline = [
                    'scale_factor'))
 ]
 
-# total batch 2 (pad.md §5.3, D2): 2 GPUs x 1 image
+# total batch 2 (inferred from the authors' config comments): 2 GPUs x 1 image
 train_dataloader = dict(
     batch_size=1,
     num_workers=4,

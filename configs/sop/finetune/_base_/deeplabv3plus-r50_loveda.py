@@ -1,4 +1,4 @@
-# Fine-tuning recipe shared by every initialisation (sop.md §6): mmseg's stock
+# Fine-tuning recipe shared by every initialisation: mmseg's stock
 # DeepLabV3+ R-50 LoveDA config (SGD lr 0.01, poly, 80k iterations, 512 crops,
 # batch 4 x 4 GPUs), evaluated every 1k iterations for convergence curves
 # (tools/plot_convergence.py). Leaves set the label fraction and the initialisation.

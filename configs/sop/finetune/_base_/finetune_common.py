@@ -1,4 +1,4 @@
-# Settings every fine-tuning config shares (sop.md §6): mmpad registered, the
+# Settings every fine-tuning config shares: mmpad registered, the
 # checking runner, evaluation every 1k iterations for convergence curves.
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'
