@@ -291,3 +291,20 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     assert set(dc) == set(da)          # same file names, different content
     images = [k for k in da if k.endswith(('.jpg', '.png'))]
     assert all(da[k] != dc[k] for k in images)
+
+
+def test_default_cli_writes_what_generate_all_writes(tmp_path, capsys):
+    """`make demo`'s data: without --layouts the CLI writes the demo layouts exactly
+    as generate_all does; the full layouts are only written when asked for."""
+    from mmpad.datasets.synthetic import generate_all
+    from tools.generate_demo_data import main
+    generate_all(str(tmp_path / 'api'), seed=0, preset='tiny')
+    main([str(tmp_path / 'cli'), '--preset', 'tiny'])
+    out = capsys.readouterr().out
+    assert _digests(str(tmp_path / 'cli')) == _digests(str(tmp_path / 'api'))
+    assert sorted(os.listdir(tmp_path / 'cli')) == ['flir', 'mfnet', 'msip', 'soda']
+    assert len([ln for ln in out.splitlines() if ' files, ' in ln]) == 4
+    main([str(tmp_path / 'seed1'), '--preset', 'tiny', '--seed', '1',
+          '--layouts', 'flir'])
+    a, b = _digests(str(tmp_path / 'seed1/flir')), _digests(str(tmp_path / 'api/flir'))
+    assert set(a) == set(b) and a != b
