@@ -137,6 +137,40 @@ def test_coco_through_mask_rcnn_finetune_pipeline(full_data):
     assert n_ignored == len(crowd)
 
 
+def test_coco_val_set_loads_and_evaluates(full_data):
+    """The val split through the config's test pipeline, and its annotation file
+    through COCOeval: the ground truth as predictions scores AP 1 for boxes and
+    masks; boxes shifted by half their size (control) do not."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    root, _ = full_data
+    ds, _ = _build(MASK_RCNN_FT, osp.join(root, 'coco') + '/', 'mmdet',
+                   'val_dataloader')
+    assert len(ds) == 2 and ds[0]['inputs'].shape[0] == 3
+    gt = COCO(osp.join(root, 'coco/annotations/instances_val2017.json'))
+
+    def ap(shift: float, iou_type: str) -> float:
+        res = []
+        for a in gt.dataset['annotations']:
+            if a['iscrowd']:
+                continue
+            x, y, w, h = a['bbox']
+            rle = gt.annToRLE(a)
+            res.append(dict(image_id=a['image_id'], category_id=a['category_id'],
+                            bbox=[x + shift * w, y + shift * h, w, h], score=1.0,
+                            segmentation=dict(size=rle['size'],
+                                              counts=rle['counts'].decode())))
+        ev = COCOeval(gt, gt.loadRes(res), iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        return float(ev.stats[0])
+
+    assert ap(0.0, 'bbox') == pytest.approx(1.0)
+    assert ap(0.0, 'segm') == pytest.approx(1.0)
+    assert ap(0.5, 'bbox') < 0.5
+
+
 def test_rle_is_cocos():
     """The crowd masks' RLE decodes with pycocotools to the same mask."""
     from pycocotools import mask as mask_util
