@@ -15,6 +15,9 @@ Layouts written (``root`` is the output directory)::
     root/soda/ImageSets/Segmentation/{train,test}_infrared.txt      SODA (VOC-style)
     root/mfnet/thermal_imgs/*.png, labels/*.png,
     root/mfnet/{train,val_test,test}.txt                           MFNet (thermal only)
+
+The COCO, LoveDA and Potsdam layouts (RGB, at the real image sizes) are written by
+:mod:`mmpad.datasets.synthetic_layouts`.
 """
 from __future__ import annotations
 
@@ -42,11 +45,14 @@ _FLIR_IDS = {'person': 1, 'bicycle': 2, 'car': 3}
 
 @dataclass
 class Scene:
-    """One rendered scene: an 8-bit thermal image, its SODA label map, and boxes."""
+    """One rendered scene: an 8-bit thermal image, its SODA label map, boxes and
+    the instance masks of the boxed objects (same order as ``boxes``)."""
     image: np.ndarray                     # (H, W) uint8
     labels: np.ndarray                    # (H, W) uint8, SODA ids
     boxes: List[Tuple[str, Tuple[float, float, float, float]]] = field(
         default_factory=list)             # (kind, (x, y, w, h)) of warm objects
+    masks: List[np.ndarray] = field(
+        default_factory=list)             # (H, W) bool visible part, one per box
 
 
 def _draw(canvas: np.ndarray, labels: np.ndarray, mask: np.ndarray, temp: float,
@@ -176,7 +182,7 @@ def render_scene(rng: np.random.Generator, height: int = 256, width: int = 320,
         objects.append(obj)
         instance[obj[1]] = len(objects)
     # boxes: tight around the visible part; drop objects mostly hidden by nearer ones
-    boxes = []
+    boxes, masks = [], []
     for i, (kind, mask) in enumerate(objects, start=1):
         visible = instance == i
         if visible.sum() < 0.4 * max(1, mask.sum()):
@@ -186,6 +192,7 @@ def render_scene(rng: np.random.Generator, height: int = 256, width: int = 320,
         if x1 - x0 >= 4 and y1 - y0 >= 4:
             boxes.append((str(kind), (float(x0), float(y0), float(x1 - x0),
                                       float(y1 - y0))))
+            masks.append(visible)
     # sensor: blur, vignetting, gain/offset (contrast), noise, fixed-pattern stripes
     canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.6, 1.4))
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
@@ -196,7 +203,7 @@ def render_scene(rng: np.random.Generator, height: int = 256, width: int = 320,
     canvas += rng.normal(0, rng.uniform(0.01, 0.03), size=(H, W)).astype(np.float32)
     canvas += rng.normal(0, 0.01, size=(1, W)).astype(np.float32)
     image = np.clip(canvas * 255, 0, 255).astype(np.uint8)
-    return Scene(image=image, labels=labels, boxes=boxes)
+    return Scene(image=image, labels=labels, boxes=boxes, masks=masks)
 
 
 # --------------------------------------------------------------------------- writers
