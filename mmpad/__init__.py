@@ -41,4 +41,10 @@ if _installed('mmdet') or _installed('mmseg'):
                       'mmpad.det and mmpad.seg are not registered; '
                       'run tools/install_env.sh for the full stack.')
 
+import _mmpad_pkgmap  # noqa: E402
+
+# `_base_ = ['mmpad::...']` for mmengine and mim, also in a process that did not start
+# with mmpad's .pth file (see _mmpad_pkgmap.py).
+_mmpad_pkgmap.install()
+
 __all__ = ['__version__']
