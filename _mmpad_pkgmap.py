@@ -185,11 +185,37 @@ class _PatchingFinder:
         return spec
 
 
+def _rebind_imported_names() -> None:
+    """Point names that other mmengine / mim modules imported from a module adjusted
+    late (``from mmengine.utils import get_installed_path``) at the wrapper too."""
+    wrappers = {}
+    for name in ('mmengine.utils.package_utils', 'mim.utils.utils'):
+        func = getattr(sys.modules.get(name), 'get_installed_path', None)
+        if getattr(func, _MARK, False):
+            wrappers[func.__wrapped__] = func
+    if not wrappers:
+        return
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(('mmengine', 'mim')):
+            continue
+        func = getattr(module, 'get_installed_path', None)
+        try:
+            wrapper = wrappers.get(func)
+        except TypeError:  # unhashable attribute
+            continue
+        if wrapper is not None:
+            module.get_installed_path = wrapper
+
+
 def install() -> None:
     """Adjust the modules above when they are imported (and those already are)."""
     if _PatchingFinder not in sys.meta_path:
         sys.meta_path.insert(0, _PatchingFinder)
+    late = False
     for name, patch in _PATCHES.items():
         module = sys.modules.get(name)
         if module is not None:
             patch(module)
+            late = True
+    if late:
+        _rebind_imported_names()
