@@ -61,7 +61,9 @@ class BuildPyWithPth(build_py):
 
     A wheel gets it next to the packages (in ``build_lib``). An editable install
     (PEP 660) puts only a path finder and its own ``.pth`` into site-packages, so the
-    file and the hook module are written into the editable wheel as well.
+    file and a copy of the hook module are written into the editable wheel as well
+    (a copy: it must import at interpreter start whatever order the ``.pth`` files run
+    in; after editing ``_mmpad_pkgmap.py``, reinstall).
     """
 
     def run(self) -> None:

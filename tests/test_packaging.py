@@ -237,3 +237,29 @@ def test_mmpad_base_builds_in_its_host_scope(editable_venv, tmp_path):
     out = _run([python, '-c', script], cwd=user).stdout.splitlines()
     assert 'hook None AlignDetPretrainer 16' in out, out
     assert any(line.startswith('mmengine mmpad KeyError') for line in out), out
+
+
+def test_metafiles_list_every_full_size_config_and_no_weights():
+    """model-index.yml imports one metafile per method; together they list every
+    config that is not a base or a demo, each once, with no ``Weights`` (none ship)
+    and a source for every result."""
+    import yaml
+    with open(osp.join(REPO, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)
+    listed = []
+    for meta in index['Import']:
+        with open(osp.join(REPO, meta)) as f:
+            models = yaml.safe_load(f)['Models']
+        for model in models:
+            assert 'Weights' not in model, model['Name']
+            assert osp.isfile(osp.join(REPO, model['Config'])), model['Config']
+            assert model['Name'] == osp.basename(model['Config'])[:-3]
+            if model.get('Results'):
+                assert 'Results Source' in model['Metadata'], model['Name']
+            listed.append(model['Config'])
+    full_size = sorted(
+        osp.relpath(osp.join(d, f), REPO)
+        for d, _, files in os.walk(osp.join(REPO, 'configs')) for f in files
+        if f.endswith('.py') and not {'_base_', 'demo'} & set(d.split(os.sep))
+        and not d.endswith('foundation'))
+    assert sorted(listed) == full_size

@@ -32,7 +32,7 @@ fi
 log() { printf '[install_env] %s\n' "$*"; }
 
 stamp_inputs() {
-  cat requirements/runtime.txt requirements/tests.txt requirements/mim.txt setup.py
+  cat requirements/runtime.txt requirements/tests.txt requirements/mim.txt setup.py _mmpad_pkgmap.py
   echo "$TORCH_SPEC|$TORCH_INDEX_URL|$MMCV_VERSION"
 }
 want_stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
