@@ -100,10 +100,10 @@ fi
 
 # --- the rest of the stack and mmpad itself -----------------------------------------
 log "installing OpenMMLab packages and test requirements"
-pip install -q -r requirements/runtime.txt -r requirements/tests.txt
-# openmim without opendatalab/openxlab (their setuptools~=60.2.0 pin would downgrade
-# setuptools below torch's >=77; see requirements/mim.txt)
-pip install -q -r requirements/mim.txt
+# openmim's own requirements (requirements/mim.txt) in the same resolution, so that
+# its pandas respects the stack's numpy<2; then openmim without opendatalab/openxlab
+# (their setuptools~=60.2.0 pin would downgrade setuptools below torch's >=77)
+pip install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/mim.txt
 pip install -q --no-deps "openmim==0.3.9"
 # editable install: also puts mmpad-pkgmap.pth into site-packages (mmpad:: configs)
 pip install -q --no-deps --no-build-isolation -e .
