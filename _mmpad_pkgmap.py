@@ -155,6 +155,25 @@ _PATCHES = {
 }
 
 
+class _PatchingLoader:
+    """Runs a module with its own loader, then adjusts it; everything else (sources,
+    resources) is the wrapped loader's."""
+
+    def __init__(self, loader, patch) -> None:
+        self._loader = loader
+        self._patch = patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        self._patch(module)
+
+    def __getattr__(self, name: str):
+        return getattr(self._loader, name)
+
+
 class _PatchingFinder:
     """A :data:`sys.meta_path` finder that adjusts the modules of ``_PATCHES``
     right after they run (before whoever imports them gets them)."""
@@ -172,16 +191,8 @@ class _PatchingFinder:
                 break
         else:
             return None
-        loader = spec.loader
-        exec_module = getattr(loader, 'exec_module', None)
-        if exec_module is None:
-            return spec
-
-        def exec_and_patch(module) -> None:
-            exec_module(module)
-            patch(module)
-
-        loader.exec_module = exec_and_patch  # this module's own loader instance
+        if spec.loader is not None and hasattr(spec.loader, 'exec_module'):
+            spec.loader = _PatchingLoader(spec.loader, patch)
         return spec
 
 
