@@ -41,4 +41,26 @@ if _installed('mmdet') or _installed('mmseg'):
                       'mmpad.det and mmpad.seg are not registered; '
                       'run tools/install_env.sh for the full stack.')
 
+
+def _pkgmap():
+    """The startup hook module ``_mmpad_pkgmap``, which sits next to the ``mmpad``
+    folder in every layout (site-packages, or the checkout an editable install or
+    ``PYTHONPATH`` points at); loaded by path where an older install did not map it."""
+    try:
+        import _mmpad_pkgmap
+    except ModuleNotFoundError:
+        import os.path as osp
+        import sys
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '_mmpad_pkgmap.py')
+        spec = importlib.util.spec_from_file_location('_mmpad_pkgmap', path)
+        _mmpad_pkgmap = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_mmpad_pkgmap)
+        sys.modules['_mmpad_pkgmap'] = _mmpad_pkgmap
+    return _mmpad_pkgmap
+
+
+# `_base_ = ['mmpad::...']` for mmengine and mim, also in a process that did not start
+# with mmpad's .pth file (see _mmpad_pkgmap.py).
+_pkgmap().install()
+
 __all__ = ['__version__']

@@ -32,7 +32,7 @@ fi
 log() { printf '[install_env] %s\n' "$*"; }
 
 stamp_inputs() {
-  cat requirements/runtime.txt requirements/tests.txt setup.py
+  cat requirements/runtime.txt requirements/tests.txt requirements/mim.txt setup.py _mmpad_pkgmap.py
   echo "$TORCH_SPEC|$TORCH_INDEX_URL|$MMCV_VERSION"
 }
 want_stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
@@ -100,12 +100,37 @@ fi
 
 # --- the rest of the stack and mmpad itself -----------------------------------------
 log "installing OpenMMLab packages and test requirements"
-pip install -q -r requirements/runtime.txt -r requirements/tests.txt
-# openmim pulls opendatalab, which pins setuptools==60.2.0; torch's cpp_extension needs >=77.
-pip install -q "setuptools>=77,<82"
+# openmim's own requirements (requirements/mim.txt) in the same resolution, so that
+# its pandas respects the stack's numpy<2; then openmim without opendatalab/openxlab
+# (their setuptools~=60.2.0 pin would downgrade setuptools below torch's >=77)
+pip install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/mim.txt
+pip install -q --no-deps "openmim==0.3.9"
+# editable install: also puts mmpad-pkgmap.pth into site-packages (mmpad:: configs)
 pip install -q --no-deps --no-build-isolation -e .
 
+# setuptools must stay in [77, 82): torch's cpp_extension needs >= 77, mmengine's and
+# mim's package lookups need pkg_resources (gone in 82).
+if ! "$py" - <<'PY'
+import sys
+from importlib.metadata import version
+v = version('setuptools')
+major = int(v.split('.')[0])
+if not 77 <= major < 82:
+    sys.exit(f'[install_env] setuptools {v} is installed; mmpad needs >=77,<82 '
+             '(something downgraded or upgraded it: pip install "setuptools>=77,<82")')
+PY
+then
+  exit 1
+fi
+
 "$py" - <<'PY'
+import os.path as osp, sys
+import _mmpad_pkgmap  # installed with mmpad-pkgmap.pth by the editable install
+if _mmpad_pkgmap._PatchingFinder not in sys.meta_path:
+    sys.exit('[install_env] mmpad-pkgmap.pth did not run: mmpad:: configs will not resolve')
+from mmengine.utils import get_installed_path
+if not osp.isfile(osp.join(get_installed_path('mmpad'), '.mim', 'model-index.yml')):
+    sys.exit('[install_env] mmpad/.mim/model-index.yml is missing: mim and mmpad:: need it')
 import torch, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain
 print('[install_env] torch', torch.__version__, '| mmcv', mmcv.__version__,
       '| mmengine', mmengine.__version__, '| mmdet', mmdet.__version__,
