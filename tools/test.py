@@ -18,8 +18,8 @@ stock tools:
   - mmseg: ``DIR/vis_data/vis_image/test_<image file name>_0.png`` (the
     visualizer's ``save_dir``); a relative ``DIR`` is relative to the current
     directory.
-  - mmpretrain: ``DIR/<image name>.png``; a relative ``DIR`` is under
-    ``<work_dir>/<timestamp>/``.
+  - mmpretrain: ``DIR/<image file name>_<batch index>.png``; a relative ``DIR``
+    is relative to the current directory.
 
   The tool prints the folder at the end. ``--show`` needs a display (an
   interactive matplotlib backend); without one it is an error, not a silent no-op.
@@ -74,7 +74,8 @@ where --show-dir writes (one image per test image; the folder is printed at the 
   mmdet       DIR/<image file name>; a relative DIR is under <work_dir>/<timestamp>/
   mmseg       DIR/vis_data/vis_image/test_<image file name>_0.png; a relative DIR
               is relative to the current directory
-  mmpretrain  DIR/<image name>.png; a relative DIR is under <work_dir>/<timestamp>/
+  mmpretrain  DIR/<image file name>_<batch index>.png; a relative DIR is relative
+              to the current directory
 under tools/dist_test.sh only rank 0 prints the metrics and writes --metrics-out, and
 --show / --show-dir draw only the images rank 0 tests (the host visualizers draw on
 rank 0 only): run without the launcher to draw them all.
@@ -211,6 +212,8 @@ def show_dir_of(runner, cfg, args) -> Optional[str]:
     host = host_of(cfg)
     if host == 'mmseg':
         return osp.join(osp.abspath(args.show_dir), 'vis_data', 'vis_image')
+    if host == 'mmpretrain':
+        return osp.abspath(args.show_dir)
     return osp.join(runner.work_dir, runner.timestamp, args.show_dir)
 
 
