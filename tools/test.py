@@ -177,7 +177,8 @@ def setup_visualization(cfg, args) -> None:
     if not hook:
         raise TestToolError(
             f'--show/--show-dir need default_hooks.visualization in {args.config} '
-            f"(e.g. default_hooks = dict(visualization=dict(type='{HOOK_TYPES[host]}')))")
+            '(e.g. default_hooks = dict(visualization=dict('
+            f"type='{HOOK_TYPES[host]}')))")
     if host == 'mmpretrain':
         hook.update(enable=True, show=args.show, wait_time=args.wait_time,
                     out_dir=args.show_dir, interval=1)

@@ -22,7 +22,8 @@ from PIL import Image
 from mmpad_test_utils import REPO, free_port, run_tool
 
 DET_DEMO = osp.join(REPO, 'configs/foundation/retinanet_r18-tiny_flir-demo.py')
-SEG_DEMO = osp.join(REPO, 'configs/sop/demo/finetune_deeplabv3plus-r18-tiny_soda-demo.py')
+SEG_DEMO = osp.join(
+    REPO, 'configs/sop/demo/finetune_deeplabv3plus-r18-tiny_soda-demo.py')
 DET_CLASSES = ('person', 'bicycle', 'car')
 # a 2-iteration RetinaNet's scores are low: keep every box so COCO eval has input
 LOW_THR = ['--cfg-options', 'model.test_cfg.score_thr=0.0']
@@ -97,7 +98,8 @@ def _write_user_configs(root):
         "    dict(type='LoadImageFromFile'),\n"
         "    dict(type='TestTimeAug', transforms=[\n"
         "        [dict(type='Resize', scale=(320, 256), keep_ratio=True)],\n"
-        "        [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],\n"
+        "        [dict(type='RandomFlip', prob=1.),\n"
+        "         dict(type='RandomFlip', prob=0.)],\n"
         "        [dict(type='LoadAnnotations', with_bbox=True)],\n"
         "        [dict(type='PackDetInputs', meta_keys=('img_id', 'img_path',\n"
         "              'ori_shape', 'img_shape', 'scale_factor', 'flip',\n"
@@ -126,14 +128,16 @@ def runs(demo_data, tmp_path_factory):
     }
     p = paths
     commands = {
-        'det': ['tools/test.py', DET_DEMO, det_ckpt, '--work-dir', str(p['det']['work']),
+        'det': ['tools/test.py', DET_DEMO, det_ckpt,
+                '--work-dir', str(p['det']['work']),
                 '--show-dir', str(p['det']['vis']), '--out', str(p['det']['out']),
                 '--metrics-out', str(p['det']['metrics'])] + LOW_THR,
         'det_tta': ['tools/test.py', cfgs['det_tta'], det_ckpt, '--tta',
                     '--work-dir', str(p['det_tta']['work']),
                     '--out', str(p['det_tta']['out']),
                     '--metrics-out', str(p['det_tta']['metrics'])] + LOW_THR,
-        'seg': ['tools/test.py', SEG_DEMO, seg_ckpt, '--work-dir', str(p['seg']['work']),
+        'seg': ['tools/test.py', SEG_DEMO, seg_ckpt,
+                '--work-dir', str(p['seg']['work']),
                 '--show-dir', str(p['seg']['vis']), '--out', str(p['seg']['out']),
                 '--metrics-out', str(p['seg']['metrics'])],
         'dist': ['bash', 'tools/dist_test.sh', DET_DEMO, det_ckpt, '2',
@@ -236,7 +240,8 @@ def test_det_out_must_be_a_pickle_name(runs, demo_data, tmp_path, monkeypatch,
 # segmentation: --show-dir, --out DIR
 # ---------------------------------------------------------------------------
 def _seg_names(demo_data):
-    with open(osp.join(demo_data, 'soda/ImageSets/Segmentation/test_infrared.txt')) as f:
+    split = osp.join(demo_data, 'soda/ImageSets/Segmentation/test_infrared.txt')
+    with open(split) as f:
         return sorted(line.strip() for line in f if line.strip())
 
 
