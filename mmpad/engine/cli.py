@@ -20,8 +20,10 @@ def add_runner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value (xxx=yyy format)')
-    parser.add_argument('--launcher', default='none', choices=list(LAUNCHERS))
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--launcher', default='none', choices=list(LAUNCHERS),
+                        help='job launcher (dist_*.sh pass pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by the launcher; LOCAL_RANK in the environment wins')
     return parser
 
 

@@ -215,8 +215,12 @@ class MMPadRunner(Runner):
             revise_keys=revise_keys, tensors_only=False, allow_empty=True)
         option = self.cfg.get(CONFIG_KEY, True)
         if option:
+            # a test-time-augmentation wrapper (``tools/test.py --tta``) is loaded
+            # into the model it wraps, by mmengine's load_state_dict: check that one
+            from mmengine.model import BaseTTAModel
             report = check_checkpoint_compatible(
-                model, state_dict, filename,
+                model.module if isinstance(model, BaseTTAModel) else model,
+                state_dict, filename,
                 resume=getattr(self, '_resuming_checkpoint', False),
                 **(dict(option) if isinstance(option, dict) else {}))
             self.logger.info(f'Checkpoint {filename} fits the model: '
