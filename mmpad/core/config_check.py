@@ -23,6 +23,7 @@ Checked before the Runner is built:
 from __future__ import annotations
 
 import difflib
+import glob
 import os.path as osp
 from typing import Any, Iterator, List, Optional, Set, Tuple
 
@@ -237,16 +238,29 @@ def check_init_checkpoints(cfg: Config, raise_error: bool = True) -> List[str]:
 ALLOW_RANDOM_ENCODER_KEY = 'allow_random_frozen_encoder'
 
 
+def _has_checkpoints(work_dir: Any) -> bool:
+    """Whether auto-resume could find a checkpoint in ``work_dir`` (a cheap look
+    at the names; the runner verifies the file it picks)."""
+    if not isinstance(work_dir, str) or not osp.isdir(work_dir):
+        return False
+    return osp.isfile(osp.join(work_dir, 'last_checkpoint')) or bool(
+        glob.glob(osp.join(work_dir, 'epoch_*.pth'))
+        or glob.glob(osp.join(work_dir, 'iter_*.pth')))
+
+
 def check_pad_initialised(cfg: Config) -> List[str]:
     """A ``type='PAD'`` model whose encoder is frozen must start from weights:
-    ``load_from``, ``resume`` or a ``Pretrained`` ``init_cfg`` on the model, its
-    ``algorithm`` or the algorithm's ``backbone``."""
+    ``load_from``, a ``Pretrained`` ``init_cfg`` on the model, its ``algorithm``
+    or the algorithm's ``backbone``, or ``resume = True`` with a checkpoint in the
+    work dir (``resume = True`` alone, as stock MAE configs set it, starts from
+    random weights when the work dir is new)."""
     model = cfg.get('model')
     if not isinstance(model, dict) or model.get('type') != 'PAD':
         return []
-    if cfg.get(ALLOW_RANDOM_ENCODER_KEY, False) or cfg.get('load_from') \
-            or cfg.get('resume'):
+    if cfg.get(ALLOW_RANDOM_ENCODER_KEY, False) or cfg.get('load_from'):
         return []
+    if cfg.get('resume') and _has_checkpoints(cfg.get('work_dir')):
+        return []  # auto-resume (resume = True) continues a run of this model
     frozen = model.get('frozen')
     if frozen is not None and len(frozen) == 0:  # frozen=[]: everything trains
         return []
@@ -318,9 +332,11 @@ def check_config(cfg: Config, data: bool = True, training: bool = False,
 
     Args:
         cfg: the config (a ``Config`` or a dict).
-        data: also check data paths and dataset fields.
-        training: also check the ``init_cfg`` checkpoints (read by
-            ``init_weights`` when training starts, not by testing).
+        data: also check what must be on disk: data paths, dataset fields and
+            checkpoint files (False: only what the config itself says, e.g. for
+            a shipped config whose data and checkpoints are not downloaded).
+        training: with ``data``, also check the ``init_cfg`` checkpoints (read
+            by ``init_weights`` when training starts, not by testing).
         runner: the runner class that will run ``cfg``; None = the one
             ``cfg.runner_type`` names.
     """
@@ -330,9 +346,9 @@ def check_config(cfg: Config, data: bool = True, training: bool = False,
     if data:
         errors += check_data_paths(cfg)
         errors += check_dataset_fields(cfg)
-    errors += check_checkpoint_paths(cfg)
-    if training:
-        errors += check_init_checkpoints(cfg, raise_error=False)
+        errors += check_checkpoint_paths(cfg)
+        if training:
+            errors += check_init_checkpoints(cfg, raise_error=False)
     errors += check_pad_initialised(cfg)
     errors += check_function_scopes(cfg, runner)
     if errors:

@@ -59,6 +59,16 @@ def test_pad_without_start_weights_is_refused(tmp_path):
     cfg.model.algorithm.backbone.init_cfg = None
     cfg.allow_random_frozen_encoder = True
     check_config(cfg, data=False)
+    # resume = True (the stock MAE configs set it) in a new work dir starts from
+    # random weights too; with a checkpoint there it continues that run
+    cfg.allow_random_frozen_encoder = False
+    cfg.resume = True
+    cfg.work_dir = str(tmp_path / 'work')
+    assert 'model.algorithm.backbone.init_cfg' in _errors(cfg, data=False)
+    (tmp_path / 'work').mkdir()
+    torch.save(dict(state_dict={}), str(tmp_path / 'work' / 'epoch_3.pth'))
+    check_config(cfg, data=False)
+    cfg.resume = False
     # nothing frozen (frozen=[]): a random start is an ordinary from-scratch run
     cfg.allow_random_frozen_encoder = False
     cfg.model.frozen = []
@@ -165,17 +175,20 @@ def test_missing_checkpoint_is_named_before_the_model_is_built(
     assert not work.exists() or not any(work.iterdir())  # no Runner was built
 
 
-def test_existing_checkpoints_and_urls_pass(tmp_path):
+def test_existing_checkpoints_and_urls_pass(tmp_path, demo_data, monkeypatch):
     """Control: the same fields with an existing file, or a URL (downloaded by
     mmengine later), are not refused."""
+    monkeypatch.setenv('MMPAD_DATA_ROOT', demo_data)
     ckpt = str(tmp_path / 'w.pth')
     torch.save(dict(state_dict={}), ckpt)
     cfg = Config.fromfile(osp.join(REPO, DET_DEMO))
     for value in (ckpt, 'https://download.openmmlab.com/x.pth'):
         cfg.load_from = value
         cfg.model.backbone.init_cfg.checkpoint = value
-        check_config(cfg, data=False, training=True)
-    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'gone.pth')
-    check_config(cfg, data=False)  # testing: init_cfg is not read
-    assert 'model.backbone.init_cfg.checkpoint' in _errors(
-        cfg, data=False, training=True)
+        check_config(cfg, training=True)
+    gone = str(tmp_path / 'gone.pth')
+    cfg.model.backbone.init_cfg.checkpoint = gone
+    check_config(cfg)  # testing (tools/test.py): init_cfg is not read
+    check_config(cfg, data=False, training=True)  # nothing on disk checked
+    msg = _errors(cfg, training=True)
+    assert 'model.backbone.init_cfg.checkpoint' in msg and gone in msg
