@@ -50,12 +50,13 @@ import multiprocessing as mp
 import os
 import os.path as osp
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
+
+from mmpad.core.atomic_file import atomic_write, copy_atomic
 
 try:
     from tqdm import tqdm
@@ -157,7 +158,6 @@ def _write(args: Tuple[str, str, str]) -> Tuple[str, str]:
     src, dst, op = args
     if osp.exists(dst):
         return 'skipped', ''
-    tmp = osp.join(osp.dirname(dst), '.tmp_' + osp.basename(dst))
     try:
         if op == 'crop_border':
             img = cv2.imread(src, cv2.IMREAD_GRAYSCALE)
@@ -170,15 +170,12 @@ def _write(args: Tuple[str, str, str]) -> Tuple[str, str]:
             ok, buf = cv2.imencode(ext, img[100:-100, 100:-100])
             if not ok:
                 return 'error', f'{src}: cannot encode {ext}'
-            with open(tmp, 'wb') as f:
+            with atomic_write(dst, 'wb') as f:
                 f.write(buf.tobytes())
         else:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+            copy_atomic(src, dst)
         return 'done', ''
     except OSError as e:
-        if osp.exists(tmp):
-            os.remove(tmp)
         return 'error', f'{src}: {e}'
 
 

@@ -38,13 +38,13 @@ import multiprocessing as mp
 import os
 import os.path as osp
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from mmpad.core.atomic_file import atomic_write
 from mmpad.core.proposals import generate_proposals, get_preset, write_roi_file
 from mmpad.pad.msip_layout import list_msip_images, roi_path_for
 
@@ -151,12 +151,8 @@ def write_coco(out_json: str, records: List[dict], coco_images: Dict[str, dict],
     data = dict(info=info, images=images, annotations=anns,
                 categories=[dict(id=1, name='selective_search',
                                  supercategory='selective_search')])
-    d = osp.dirname(osp.abspath(out_json))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix='.json')
-    with os.fdopen(fd, 'w') as f:
+    with atomic_write(out_json, 'w', encoding='utf-8') as f:
         json.dump(data, f)
-    os.replace(tmp, out_json)
     return len(images), dropped
 
 

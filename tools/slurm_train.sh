@@ -1,6 +1,25 @@
 #!/usr/bin/env bash
 # Slurm training.
-#   GPUS=16 tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
+usage() {
+    cat <<'USAGE'
+usage: [GPUS=16] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
+
+Train CONFIG on the Slurm partition PARTITION with srun, one task per GPU,
+logs and checkpoints in WORK_DIR; the remaining arguments go to tools/train.py
+(see: python tools/train.py --help).
+
+environment:
+  GPUS (8)  GPUS_PER_NODE (8)  CPUS_PER_TASK (5)  SRUN_ARGS ("")  PYTHON (python)
+USAGE
+}
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+esac
+if [ "$#" -lt 4 ]; then
+    echo "error: PARTITION, JOB_NAME, CONFIG and WORK_DIR are required" >&2
+    usage >&2
+    exit 2
+fi
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -10,7 +29,7 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
+PYTHON=${PYTHON:-python}
 here="$(cd "$(dirname "$0")" && pwd)"
 
 PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}" \
@@ -22,4 +41,4 @@ srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$here/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" --launcher="slurm" ${PY_ARGS}
+    "$PYTHON" -u "$here/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" --launcher="slurm" "${@:5}"

@@ -4,13 +4,23 @@
 The host is chosen by the config's ``default_scope``; mmengine's Runner does the rest.
 Examples::
 
-    python tools/train.py configs/pad/pad-mae_vit-base-p16_msip.py
+    python tools/train.py configs/pad/pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py
     python tools/train.py CONFIG --resume            # resume from the latest checkpoint
     python tools/train.py CONFIG --amp --cfg-options train_dataloader.batch_size=8
     tools/dist_train.sh CONFIG 8                     # 8 GPUs (torchrun)
+
+``--amp`` (and any config with ``optim_wrapper.type='AmpOptimWrapper'``, e.g. the
+``-amp`` configs) is fp16 mixed precision on a GPU (CUDA, or an NPU / MLU / MUSA
+device): on a CPU-only machine it stops with an error before anything is built.
+On a CPU, train the config without ``-amp`` in its name, or a demo config.
+
+The config is checked before the model is built (types, data paths, the
+``load_from`` / ``--resume`` / ``init_cfg`` checkpoint files, ...): a mistake is
+one line naming the field, and exit status 2.
 """
 import argparse
 import sys
+from typing import Optional
 
 from mmengine.config import Config
 
@@ -26,7 +36,9 @@ def parse_args(argv=None):
         help='resume from the given checkpoint, or from the latest checkpoint '
         'in the work dir when no path is given')
     parser.add_argument('--amp', action='store_true',
-                        help='enable automatic mixed precision (AmpOptimWrapper)')
+                        help='enable fp16 automatic mixed precision '
+                        '(AmpOptimWrapper); needs a GPU (CUDA, NPU, MLU or MUSA): '
+                        'refused on a CPU-only machine')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual batch size')
     parser.add_argument('--no-validate', action='store_true',
@@ -68,6 +80,52 @@ def build_cfg(args) -> Config:
     return cfg
 
 
+def amp_device_problem(args, cfg: Config) -> Optional[str]:
+    """Why fp16 AMP cannot run here (no GPU-like device), or None."""
+    wrapper = cfg.get('optim_wrapper') or {}
+    if wrapper.get('type') != 'AmpOptimWrapper':
+        return None
+    from mmengine.device import (is_cuda_available, is_mlu_available,
+                                 is_musa_available, is_npu_available)
+    if (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available()):
+        return None
+    if args.amp:
+        return ('--amp: fp16 automatic mixed precision (AmpOptimWrapper) needs a '
+                'GPU (CUDA, NPU, MLU or MUSA) and this machine has none; train '
+                'without --amp on a CPU')
+    return (f'optim_wrapper.type: {args.config} uses AmpOptimWrapper (fp16 '
+            f'automatic mixed precision), which needs a GPU (CUDA, NPU, MLU or '
+            f'MUSA), and this machine has none; on a CPU pass --cfg-options '
+            f'optim_wrapper.type=OptimWrapper (or train a config without -amp '
+            f'in its name)')
+
+
+def check_before_build(args, cfg: Config) -> None:
+    """What can be checked before the Runner builds the model: an AMP run on a
+    machine without a GPU, the ``init_cfg`` checkpoint files (read when training
+    starts) and, for a runner other than ``MMPadRunner`` (which checks the rest
+    itself), the whole config.
+
+    Raises:
+        mmpad.core.ConfigError: naming the field or the option.
+    """
+    from mmengine.registry import RUNNERS
+    from mmpad.core import ConfigError, check_config
+    from mmpad.core.config_check import check_init_checkpoints
+    from mmpad.engine.runner import MMPadRunner
+    problem = amp_device_problem(args, cfg)
+    if problem:
+        raise ConfigError(problem)
+    runner_type = cfg.get('runner_type')
+    runner = RUNNERS.get(runner_type) if isinstance(runner_type, str) \
+        else runner_type
+    if isinstance(runner, type) and issubclass(runner, MMPadRunner):
+        check_init_checkpoints(cfg)  # from_cfg checks the rest
+    else:
+        check_config(cfg, training=True, runner=runner)
+
+
 def main(argv=None):
     args = parse_args(argv)
     import mmpad  # noqa: F401  (registers mmpad modules, fixes torch.load)
@@ -77,6 +135,7 @@ def main(argv=None):
 
     try:
         cfg = build_cfg(args)
+        check_before_build(args, cfg)
         runner = RUNNERS.build(cfg)  # --resume reads the checkpoint's seed
     except (ConfigError, CheckpointLoadError) as err:
         print(f'error: {err}', file=sys.stderr)

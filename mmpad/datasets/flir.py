@@ -12,7 +12,7 @@ matter; other FLIR categories are ignored.
 from __future__ import annotations
 
 import json
-from typing import List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
@@ -41,9 +41,15 @@ class _FLIRCOCO(COCO):
 class FLIRDataset(CocoDataset):
     """FLIR ADAS v1 thermal images with person / bicycle / car boxes.
 
+    ``split`` drives the paths: ``ann_file='<split>/thermal_annotations.json'``
+    and ``data_prefix=dict(img='<split>/')``. An ``ann_file`` or ``data_prefix``
+    that says otherwise (typically inherited from a stock COCO config such as
+    ``mmdet::_base_/datasets/coco_detection.py``) is an error naming both fields,
+    never silently preferred: set them to ``None`` to let ``split`` fill them, or
+    drop ``split`` and give the paths.
+
     Args:
-        split: ``'train'`` or ``'val'``; fills ``ann_file`` and ``data_prefix``
-            when they are not given.
+        split: ``'train'`` or ``'val'``; fills ``ann_file`` and ``data_prefix``.
         **kwargs: :class:`mmdet.datasets.CocoDataset` arguments.
     """
 
@@ -51,11 +57,45 @@ class FLIRDataset(CocoDataset):
                     palette=[(220, 20, 60), (119, 11, 32), (0, 0, 142)])
     COCOAPI = _FLIRCOCO
 
+    @staticmethod
+    def split_paths(split: str) -> Dict[str, Any]:
+        """The ``ann_file`` and ``data_prefix`` that ``split`` stands for."""
+        return dict(ann_file=f'{split}/thermal_annotations.json',
+                    data_prefix=dict(img=f'{split}/'))
+
+    @staticmethod
+    def config_problems(cfg: Mapping) -> List[str]:
+        """Messages (each starting with the field name) for a ``split`` that
+        disagrees with the ``ann_file`` / ``data_prefix`` of the same config;
+        read by :func:`mmpad.core.check_config` before anything is built."""
+        split = cfg.get('split')
+        if split not in ('train', 'val'):
+            return []  # no split, or a bad one: __init__ names it
+        problems = []
+        for key, implied in FLIRDataset.split_paths(split).items():
+            given = cfg.get(key)
+            if given is None or given == implied:
+                continue
+            if key == 'data_prefix' and isinstance(given, Mapping):
+                given = dict((k, v) for k, v in given.items() if k != '_scope_')
+                if given == implied:
+                    continue
+            problems.append(
+                f'split: {split!r} stands for {key}={implied!r}, but {key} is '
+                f'{given!r} (inherited from a base config such as mmdet\'s COCO '
+                f'dataset config?); split does not override it. Set {key}=None '
+                f'to let split fill it, or drop split and keep {key}')
+        return problems
+
     def __init__(self, split: Optional[str] = None, **kwargs) -> None:
         if split is not None:
             check_choice('FLIRDataset', 'split', split, ('train', 'val'))
-            kwargs.setdefault('ann_file', f'{split}/thermal_annotations.json')
-            kwargs.setdefault('data_prefix', dict(img=f'{split}/'))
+            problems = self.config_problems(dict(kwargs, split=split))
+            if problems:
+                raise ValueError('FLIRDataset: ' + '; '.join(problems))
+            for key, implied in self.split_paths(split).items():
+                if kwargs.get(key) is None:
+                    kwargs[key] = implied
         super().__init__(**kwargs)
 
     def load_data_list(self) -> List[dict]:

@@ -19,6 +19,12 @@
 * Distributed runs work on CPU machines: the process group is created with ``gloo``
   (mmengine's launcher calls ``torch.cuda.set_device`` unconditionally) and DDP is
   built with ``device_ids=None``. GPU runs are untouched.
+* A ``collate_fn`` or ``worker_init_fn`` inherited from a ``mmpretrain::`` (or any
+  ``scope::``) base config works: mmengine's config adds ``_scope_`` to such a dict and
+  mmengine's Runner passes every key of it to the function as a keyword argument
+  (``default_collate() got an unexpected keyword argument '_scope_'``). Here the
+  function is looked up in the registry of that scope and the key is dropped
+  (:func:`resolve_function_scopes`).
 * ``load_from`` and ``--resume`` checkpoints are checked against the model before
   they are loaded (:func:`mmpad.core.check_checkpoint_compatible`): a checkpoint of
   another architecture or with other adapter sizes fails with
@@ -31,16 +37,18 @@ for every config that does not name another runner.
 """
 from __future__ import annotations
 
+import copy
 import datetime
+import importlib
 import os
 import re
-from typing import Optional
+from typing import Any, Optional, Union
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 from mmengine.model import is_model_wrapper
-from mmengine.registry import RUNNERS
+from mmengine.registry import FUNCTIONS, RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_state_dict
 
@@ -52,7 +60,8 @@ from mmpad.core.arg_check import check_float
 from mmpad.core.checkpoint.compat import (CONFIG_KEY,
                                            check_checkpoint_compatible)
 from mmpad.core.checkpoint.reader import read_checkpoint, read_state_dict
-from mmpad.core.config_check import check_config
+from mmpad.core.config_check import (ConfigError, check_config,
+                                     check_init_checkpoints)
 
 
 #: seconds a collective may wait for the other ranks when ``env_cfg.dist_cfg``
@@ -125,13 +134,74 @@ def describe_collective_timeout(error: BaseException, timeout_s: Optional[float]
             f'error: {type(error).__name__}: {text[:300]}')
 
 
+#: dataloader keys whose ``type`` mmengine's Runner resolves in ``FUNCTIONS``
+FUNCTION_KEYS = ('collate_fn', 'worker_init_fn')
+
+
+def _function_registry(scope: str):
+    """The ``FUNCTIONS`` registry of ``scope``, else mmengine's (what mmengine's
+    ``switch_scope_and_registry`` picks, without its warning: mmpretrain, for
+    one, has no function registry of its own and uses mmengine's)."""
+    try:  # a scope's registries exist once its registry module is imported
+        importlib.import_module(f'{scope}.registry')
+    except ImportError:
+        pass
+    return FUNCTIONS._search_child(scope) or FUNCTIONS
+
+
+def resolve_function_scopes(dataloader: dict, where: str = 'dataloader') -> dict:
+    """A copy of a dataloader config whose ``collate_fn`` / ``worker_init_fn``
+    dicts carry no ``_scope_``: a string ``type`` with a ``_scope_`` is replaced by
+    the function registered under that name in the scope's ``FUNCTIONS`` registry
+    (mmengine's own rule for a ``scope::`` base config), the other keys are kept as
+    the function's keyword arguments. ``dataloader`` itself is not changed.
+
+    Raises:
+        ConfigError: the scope has no function of that name.
+    """
+    out = None
+    for key in FUNCTION_KEYS:
+        fn_cfg = dataloader.get(key)
+        if not isinstance(fn_cfg, dict) or '_scope_' not in fn_cfg:
+            continue
+        fn_cfg = copy.copy(fn_cfg)
+        scope = fn_cfg.pop('_scope_')
+        fn_type = fn_cfg.get('type')
+        if isinstance(fn_type, str):
+            fn = _function_registry(scope).get(fn_type)
+            if fn is None:
+                raise ConfigError(
+                    f'{where}.{key}.type: {fn_type!r} is not a function registered '
+                    f'in scope {scope!r} (FUNCTIONS registry)')
+            fn_cfg['type'] = fn
+        if out is None:
+            out = copy.copy(dataloader)
+        out[key] = fn_cfg
+    return dataloader if out is None else out
+
+
 @RUNNERS.register_module()
 class MMPadRunner(Runner):
     """Runner that validates its config and supports CPU (gloo) DDP."""
 
+    #: read by :func:`mmpad.core.check_config`: this runner drops the ``_scope_``
+    #: of ``collate_fn`` / ``worker_init_fn`` (see :meth:`build_dataloader`)
+    resolves_function_scope = True
+
+    @staticmethod
+    def build_dataloader(dataloader: Union[Any, dict], seed: Optional[int] = None,
+                         diff_rank_seed: bool = False):
+        """mmengine's ``Runner.build_dataloader`` after
+        :func:`resolve_function_scopes` (a ``collate_fn`` from a ``mmpretrain::``
+        base config is called without its ``_scope_`` key)."""
+        if isinstance(dataloader, dict):
+            dataloader = resolve_function_scopes(dataloader)
+        return Runner.build_dataloader(dataloader, seed=seed,
+                                       diff_rank_seed=diff_rank_seed)
+
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'MMPadRunner':
-        check_config(cfg)
+        check_config(cfg, runner=cls)
         launcher = cfg.get('launcher', 'none')
         if launcher != 'none':
             timeout_s = collective_timeout_s(cfg)
@@ -161,6 +231,9 @@ class MMPadRunner(Runner):
         """mmengine's ``train``; a timed-out collective is logged first, naming the
         operation, the timeout and the iteration, then re-raised (the process
         exits non-zero and the launcher ends the other ranks)."""
+        # init_cfg checkpoints are read by init_weights, only when training
+        # (tools/test.py loads load_from instead): check them here, by field name
+        check_init_checkpoints(self.cfg)
         try:
             return super().train()
         except Exception as e:  # noqa: BLE001 - re-raised

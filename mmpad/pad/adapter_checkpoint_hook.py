@@ -23,6 +23,7 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from mmpad.core.adapters import ADAPTER_KEY
+from mmpad.core.atomic_file import save_atomic  # noqa: F401 (exported)
 from mmpad.core.arg_check import (check_bool, check_int, check_str,
                                    check_str_list)
 
@@ -42,21 +43,6 @@ def select_state(model: torch.nn.Module,
         if name in trainable or any(k in '.' + name for k in keys):
             out[name] = value.detach().cpu().clone()
     return out
-
-
-def save_atomic(obj, path: str) -> None:
-    """torch.save to ``path`` via a temporary file in the same directory, synced
-    to disk before it is renamed into place (a crash leaves the old file)."""
-    tmp = f'{path}.tmp.{os.getpid()}'
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 @HOOKS.register_module()

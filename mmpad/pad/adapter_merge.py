@@ -9,14 +9,14 @@ shape differs from the base's and new keys whose block is missing from the base
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, Sequence, Tuple
+from typing import Dict, Mapping, Sequence, Tuple
 
 import torch
 
 from mmpad.core.adapters.freezing import ADAPTER_KEY
+from mmpad.core.atomic_file import save_atomic  # noqa: F401 (exported)
 from mmpad.core.checkpoint.errors import (CheckpointConversionError,
                                           CheckpointMismatchError)
 from mmpad.core.checkpoint.reader import (WRAPPERS, read_checkpoint,
@@ -103,14 +103,3 @@ def extract_state(state: Mapping[str, torch.Tensor],
         if any(s in '.' + k or k.startswith(s) for s in keys))
 
 
-def save_atomic(obj: Any, path: str) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename: a
-    reader never sees a half-written ``path``."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.{os.getpid()}'
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

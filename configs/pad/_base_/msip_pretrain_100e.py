@@ -37,9 +37,6 @@ train_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
-    # re-stated without the `_scope_` that mmengine adds to `mmpretrain::` bases:
-    # the Runner passes collate_fn's keys to the function as keyword arguments
-    collate_fn=dict(_delete_=True, type='default_collate'),
     dataset=dict(
         _delete_=True,
         type='MSIPDataset',

@@ -15,6 +15,11 @@ model = dict(
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)
 find_unused_parameters = True
+# The unit tests of the PAD hooks train this model from random weights; a real run
+# starts from a checkpoint (tools/demo.py passes load_from, as the header says).
+# Without this flag a type='PAD' config with neither load_from nor a Pretrained
+# init_cfg is refused: its adapters would learn around a random frozen encoder.
+allow_random_frozen_encoder = True
 
 custom_hooks = [
     dict(type='DelayedScaleHook', ratio=0.6),  # held epochs 0-4, learns in 5

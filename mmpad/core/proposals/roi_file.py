@@ -1,12 +1,11 @@
 """MSIP RoI files: <subset>/roi/<stem>.txt, one "x,y,w,h" line per box."""
 from __future__ import annotations
 
-import os
-import os.path as osp
-import tempfile
 from typing import List, Tuple
 
 import numpy as np
+
+from mmpad.core.atomic_file import atomic_write
 
 
 #: largest |value| accepted in a RoI line (int32: any real image coordinate; larger
@@ -85,16 +84,8 @@ def read_roi_file(path: str, strict: bool = False) -> Tuple[np.ndarray, List[str
 
 def write_roi_file(path: str, rects: np.ndarray) -> None:
     """Write ``x,y,w,h`` lines atomically (a killed writer leaves no partial file;
-    at most a hidden ``.tmp_*.part`` file, which no ``*.txt`` reader picks up)."""
+    at most a hidden ``.tmp_*.part`` file, which no ``*.txt`` reader picks up),
+    with the permissions the umask gives (:mod:`mmpad.core.atomic_file`)."""
     rects = np.asarray(rects, np.int64).reshape(-1, 4)
-    d = osp.dirname(osp.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp_', suffix='.part')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(''.join(f'{x},{y},{w},{h}\n' for x, y, w, h in rects.tolist()))
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, 'w', encoding='utf-8') as f:
+        f.write(''.join(f'{x},{y},{w},{h}\n' for x, y, w, h in rects.tolist()))
