@@ -40,7 +40,9 @@ def test_epoch_files_match_full_checkpoint(demo_data, tmp_path):
     names = sorted(osp.basename(p) for p in glob.glob(osp.join(wd, '*.pth')))
     assert names == ['adapter_only_epoch_2.pth', 'adapter_only_epoch_4.pth',
                      'epoch_2.pth', 'epoch_4.pth']
-    assert not glob.glob(osp.join(wd, '*.tmp.*'))
+    # the atomic writer's temporary files (mmpad.core.atomic_file): none left over
+    assert not glob.glob(osp.join(wd, '.tmp_*.part'))
+    assert not [f for f in os.listdir(wd) if f.endswith('.part')]
     full = torch_load_checked(osp.join(wd, 'epoch_4.pth'))['state_dict']
     ad = torch_load_checked(osp.join(wd, 'adapter_only_epoch_4.pth'))
     assert ad['meta']['adapter_only'] and ad['meta']['epoch'] == 4

@@ -317,7 +317,10 @@ def check_checkpoint_compatible(
                                    or report.shape_mismatch):
         problem = ('resuming needs a checkpoint of this very model (missing: '
                    f'{report.missing[:SHOW] or "none"}; unexpected: '
-                   f'{report.unexpected[:SHOW] or "none"})')
+                   f'{report.unexpected[:SHOW] or "none"}); to start from its '
+                   'weights instead of resuming, set `resume = False` and keep it as '
+                   '`load_from` (stock configs such as mmpretrain\'s MAE set '
+                   '`resume = True`)')
     if problem:
         skip = f'; to load it anyway {opt_out}' if opt_out else ''
         raise CheckpointMismatchError(
