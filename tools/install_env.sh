@@ -32,7 +32,7 @@ fi
 log() { printf '[install_env] %s\n' "$*"; }
 
 stamp_inputs() {
-  cat requirements/runtime.txt requirements/tests.txt requirements/mim.txt setup.py _mmpad_pkgmap.py
+  cat requirements/runtime.txt requirements/tests.txt requirements/lint.txt requirements/mim.txt setup.py _mmpad_pkgmap.py
   echo "$TORCH_SPEC|$TORCH_INDEX_URL|$MMCV_VERSION"
 }
 want_stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
@@ -103,7 +103,7 @@ log "installing OpenMMLab packages and test requirements"
 # openmim's own requirements (requirements/mim.txt) in the same resolution, so that
 # its pandas respects the stack's numpy<2; then openmim without opendatalab/openxlab
 # (their setuptools~=60.2.0 pin would downgrade setuptools below torch's >=77)
-pip install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/mim.txt
+pip install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/lint.txt -r requirements/mim.txt
 pip install -q --no-deps "openmim==0.3.9"
 # editable install: also puts mmpad-pkgmap.pth into site-packages (mmpad:: configs)
 pip install -q --no-deps --no-build-isolation -e .
