@@ -139,6 +139,9 @@ class SOPInferencer(BaseInferencer):
     @staticmethod
     def _read(item: ImageType, what: str) -> np.ndarray:
         import mmcv
+        if isinstance(item, str) and not osp.isfile(item):
+            raise FileNotFoundError(f'SOPInferencer: the {what} {item!r} does not '
+                                    'exist')
         img = mmcv.imread(item) if isinstance(item, str) else item
         if img is None or not isinstance(img, np.ndarray):
             raise ValueError(f'SOPInferencer: cannot read the {what} {item!r}')
