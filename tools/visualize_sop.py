@@ -67,10 +67,9 @@ def main(argv=None) -> int:
         inferencer = SOPInferencer(load_config(args.config, args.cfg_options),
                                    args.checkpoint)
         if args.pair:
-            rows = inferencer(tuple(args.pair), out_dir=None)
-            rows = [np.concatenate([p['image'], p['sub_image'],
-                                    _pred(p)], axis=1)
-                    for p in rows['predictions']]
+            predictions = inferencer(tuple(args.pair))['predictions']
+            rows = [np.concatenate([p['image'], p['sub_image'], _pred(p)], axis=1)
+                    for p in predictions]
             title = 'image | sub-image | predicted'
         else:
             rows = dataset_rows(inferencer, args.num)

@@ -1,15 +1,15 @@
 """Single-image inference for PAD (and plain MAE) pre-training checkpoints, in the
 style of mmpretrain's inferencers (``ImageClassificationInferencer``,
-``FeatureExtractor``)::
+``FeatureExtractor``):
 
-    from mmpad.pad import PADInferencer
-    inferencer = PADInferencer('configs/pad/demo/pad-mae_vit-tiny-p16_demo.py',
-                               pretrained='work_dirs/.../epoch_6.pth')
-    result = inferencer('image.jpg', outputs=('reconstruction', 'features'),
-                        show_dir='vis/')[0]
-    result['reconstruction']   # (H, W, 3) uint8 RGB, visible patches pasted back
-    result['mask']             # (H, W) bool, True where the patch was masked
-    result['features']         # the adapted encoder's outputs, e.g. (1 + L, C)
+>>> from mmpad.pad import PADInferencer
+>>> inferencer = PADInferencer('configs/pad/demo/pad-mae_vit-tiny-p16_demo.py',
+...                            pretrained='work_dirs/.../epoch_6.pth')
+>>> result = inferencer('image.jpg', outputs=('reconstruction', 'features'),
+...                     show_dir='vis/')[0]
+>>> result['reconstruction']  # (H, W, 3) uint8 RGB, visible patches pasted back
+>>> result['mask']            # (H, W) bool, True where the patch was masked
+>>> result['features']        # the adapted encoder's outputs, e.g. ((1 + L, C),)
 
 The image is resized (shorter edge) and centre-cropped to the backbone's input size
 unless the config has a ``test_dataloader`` pipeline, which is then used as

@@ -1,12 +1,12 @@
 """Overlap-mask prediction for an (image, sub-image) pair with an SOP pre-training
-checkpoint, in the style of mmseg's ``MMSegInferencer``::
+checkpoint, in the style of mmseg's ``MMSegInferencer``:
 
-    from mmpad.sop import SOPInferencer
-    inferencer = SOPInferencer(
-        'configs/sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py',
-        weights='work_dirs/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo/iter_200.pth')
-    result = inferencer(('image.jpg', 'crop.jpg'), out_dir='vis/')
-    result['predictions'][0]['mask']    # (H, W) uint8, 1 where the crop lies
+>>> from mmpad.sop import SOPInferencer
+>>> inferencer = SOPInferencer(
+...     'configs/sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py',
+...     weights='work_dirs/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo/iter_200.pth')
+>>> result = inferencer(('image.jpg', 'crop.jpg'), out_dir='vis/')
+>>> result['predictions'][0]['mask']  # (H, W) uint8, 1 where the crop lies
 
 The image goes through the config's validation pipeline up to ``SubimageOverlap``
 (resize, centre crop); the sub-image is then resized to the image's size and the
@@ -52,7 +52,8 @@ def overlay(img: np.ndarray, mask: np.ndarray, color: Sequence[int]) -> np.ndarr
     return out.astype(np.uint8)
 
 
-def split_pair(inputs: torch.Tensor, to_rgb: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def split_pair(inputs: torch.Tensor,
+               to_rgb: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """A packed (6, H, W) ``[image | sub-image]`` tensor -> two (H, W, 3) uint8 RGB
     arrays (``to_rgb``: the channels are already RGB, as ``SubimageOverlap``
     writes them by default)."""

@@ -25,12 +25,14 @@ import mmpad  # noqa: F401,E402
 
 from mmpad_test_utils import REPO, randomise_, run_tool  # noqa: E402
 
-ALIGNDET_PRE = osp.join(REPO, 'configs/aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py')
-ALIGNDET_FT = osp.join(REPO, 'configs/aligndet/demo/retinanet_r18-tiny_flir-demo_aligndet.py')
-SOP_PRE = osp.join(REPO, 'configs/sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py')
-SOP_FT = osp.join(REPO, 'configs/sop/demo/finetune_deeplabv3plus-r18-tiny_soda_sop-demo.py')
-PAD_DET = osp.join(REPO, 'configs/pad/downstream/demo/faster-rcnn_vit-tiny-pad_simplefpn_flir-demo.py')
-PAD_SEG = osp.join(REPO, 'configs/pad/downstream/demo/upernet_mae-tiny-pad_soda-demo.py')
+CONFIGS = osp.join(REPO, 'configs')
+ALIGNDET_PRE = osp.join(CONFIGS, 'aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py')
+ALIGNDET_FT = osp.join(CONFIGS, 'aligndet/demo/retinanet_r18-tiny_flir-demo_aligndet.py')
+SOP_PRE = osp.join(CONFIGS, 'sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py')
+SOP_FT = osp.join(CONFIGS, 'sop/demo/finetune_deeplabv3plus-r18-tiny_soda_sop-demo.py')
+PAD_DET = osp.join(CONFIGS, 'pad/downstream/demo/'
+                   'faster-rcnn_vit-tiny-pad_simplefpn_flir-demo.py')
+PAD_SEG = osp.join(CONFIGS, 'pad/downstream/demo/upernet_mae-tiny-pad_soda-demo.py')
 
 
 def _tool(name):

@@ -19,7 +19,8 @@ from mmpad.sop import SOPInferencer  # noqa: E402
 
 from mmpad_test_utils import REPO, randomise_, run_tool  # noqa: E402
 
-SOP_DEMO = osp.join(REPO, 'configs/sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py')
+SOP_DEMO = osp.join(REPO, 'configs/sop/demo/'
+                    'sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py')
 SOP_FT = osp.join(REPO, 'configs/sop/demo/finetune_deeplabv3plus-r18-tiny_soda-demo.py')
 
 
