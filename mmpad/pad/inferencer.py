@@ -173,6 +173,20 @@ class PADInferencer(BaseInferencer):
         # a model is given: BaseInferencer only moves it and sets eval mode
         super().__init__(model, pretrained=False, device=None)
 
+    def __call__(self, inputs, return_datasamples: bool = False,
+                 batch_size: int = 1, **kwargs) -> List[dict]:
+        """See the class docstring. Runs the steps of mmpretrain's
+        ``BaseInferencer.__call__`` without its progress bar, which stays
+        active when an input fails part-way (and then breaks the next call)."""
+        pre, fwd, vis, post = self._dispatch_kwargs(**kwargs)
+        _check_outputs(fwd.get('outputs', ('reconstruction', )))
+        ori = self._inputs_to_list(inputs)
+        preds = []
+        for data in self.preprocess(ori, batch_size=batch_size, **pre):
+            preds.extend(self.forward(data, **fwd))
+        visualization = self.visualize(ori, preds, **vis)
+        return self.postprocess(preds, visualization, return_datasamples, **post)
+
     def _init_pipeline(self, cfg: Config) -> Callable:
         test = cfg.get('test_dataloader') or {}
         pipeline = (test.get('dataset') or {}).get('pipeline')
@@ -218,12 +232,7 @@ class PADInferencer(BaseInferencer):
     def forward(self, inputs: dict, outputs: Sequence[str] = ('reconstruction', ),
                 seed: Optional[int] = 0) -> List[dict]:
         """One dict per image (see the class docstring)."""
-        if isinstance(outputs, str):
-            outputs = (outputs, )
-        bad = [o for o in outputs if o not in OUTPUTS]
-        if bad or not outputs:
-            raise ValueError(f'PADInferencer: outputs={tuple(outputs)!r}; choose '
-                             f'one or more of {OUTPUTS}')
+        outputs = _check_outputs(outputs)
         x = self._normalised(inputs)
         pre = self.model.data_preprocessor
         mean, std = pre.mean.view(-1).cpu(), pre.std.view(-1).cpu()
@@ -285,6 +294,16 @@ class PADInferencer(BaseInferencer):
                 pred['visualization'] = visualization[i]
             out.append(pred)
         return out
+
+
+def _check_outputs(outputs: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+    """``outputs`` as a tuple; a ``ValueError`` unless it names one or more of
+    :data:`OUTPUTS`."""
+    outputs = (outputs, ) if isinstance(outputs, str) else tuple(outputs)
+    if not outputs or any(o not in OUTPUTS for o in outputs):
+        raise ValueError(f'PADInferencer: outputs={outputs!r}; choose one or '
+                         f'more of {OUTPUTS}')
+    return outputs
 
 
 def _take(feats, index: int):

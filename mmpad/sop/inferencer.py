@@ -85,7 +85,6 @@ class SOPInferencer(BaseInferencer):
             the initialisation.
         device: where to run (default CPU).
         scope: registry scope, ``'mmseg'``.
-        show_progress: show mmengine's progress bar.
 
     Call it with a pair ``(image, sub_image)`` or a list of pairs; each is a path
     or an (H, W, 3) BGR uint8 array (as ``mmcv.imread`` gives). Keyword
@@ -108,11 +107,10 @@ class SOPInferencer(BaseInferencer):
                  model: Union[str, Config, ConfigDict],
                  weights: Optional[str] = None,
                  device: Optional[str] = None,
-                 scope: Optional[str] = 'mmseg',
-                 show_progress: bool = False) -> None:
+                 scope: Optional[str] = 'mmseg') -> None:
         with DefaultScope.overwrite_default_scope(scope):
             super().__init__(model=model, weights=weights, device=device or 'cpu',
-                             scope=scope, show_progress=show_progress)
+                             scope=scope, show_progress=False)
 
     # ---------------------------------------------------------------- building
     def _init_model(self, cfg: Config, weights: Optional[str],

@@ -123,6 +123,12 @@ def test_bad_requests_fail_with_one_clear_error(inferencer, user_setup, tmp_path
         inferencer(user_setup['img'], outputs=('recon', ))
     with pytest.raises(ValueError, match='unknown argument'):
         inferencer(user_setup['img'], show_dirs=str(tmp_path))
+    broken = tmp_path / 'broken.jpg'
+    broken.write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='cannot read image .*broken.jpg'):
+        inferencer([user_setup['img'], str(broken)])
+    assert inferencer(user_setup['img'])[0]['mask'].any()  # a failed call leaves
+    # nothing behind (mmpretrain's progress bar would stay active)
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         PADInferencer(user_setup['cfg'], pretrained=str(tmp_path / 'nope.pth'))
     classifier = init_model(Config(dict(

@@ -126,6 +126,8 @@ def test_bad_inputs_fail_with_one_clear_error(inferencer, user_setup, tmp_path):
         inferencer((sample['data_samples'].img_path, np.zeros((8, 8, 4), np.uint8)))
     with pytest.raises(ValueError, match='no SubimageOverlap step'):
         SOPInferencer(SOP_FT)
+    pair = (sample['data_samples'].img_path, _crop_of(sample))
+    assert inferencer(pair)['predictions'][0]['mask'].shape  # still works
 
 
 def test_visualize_sop_tool_draws_a_given_pair(user_setup, tmp_path):
