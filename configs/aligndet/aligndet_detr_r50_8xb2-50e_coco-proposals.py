@@ -4,8 +4,13 @@
 # frozen R50; 50 epochs, AdamW, gradient clip 0.1, x0.1 at epoch 40.
 _base_ = [
     'mmdet::detr/detr_r50_8xb2-150e_coco.py',
-    './_base_/aligndet_pretrain_coco.py'
+    './_base_/aligndet_pretrain_coco.py',
+    '../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
 
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'

@@ -3,8 +3,13 @@
 # GN head learn; per batch and view 2,048 sampled points; 12 epochs, SGD 0.01.
 _base_ = [
     'mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
-    './_base_/aligndet_pretrain_coco.py'
+    './_base_/aligndet_pretrain_coco.py',
+    '../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
 
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'

@@ -2,8 +2,13 @@
 # frozen torchvision R50, FPN + heads learn; 12 epochs, 8 GPUs x 2 images, SGD 0.01.
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
-    './_base_/aligndet_pretrain_coco.py'
+    './_base_/aligndet_pretrain_coco.py',
+    '../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
 
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'

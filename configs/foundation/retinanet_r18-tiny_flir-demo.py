@@ -3,7 +3,11 @@
 # It is the stock mmdet RetinaNet config with a thin ResNet-18 and small images.
 #   python tools/generate_demo_data.py data/demo
 #   python tools/train.py configs/foundation/retinanet_r18-tiny_flir-demo.py
-_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py']
+_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '../_base_/vis_backends.py']
+
+# TensorBoard next to the local files (../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
 
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'

@@ -7,7 +7,13 @@
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs512_mae.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
+
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'
 

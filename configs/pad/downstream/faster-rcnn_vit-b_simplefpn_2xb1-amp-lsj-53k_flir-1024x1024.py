@@ -13,7 +13,13 @@ _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',
     './_base_/flir_lsj_detection.py',
+    '../../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
+
 custom_imports = dict(imports=['mmpad'], allow_failed_imports=False)
 runner_type = 'MMPadRunner'
 

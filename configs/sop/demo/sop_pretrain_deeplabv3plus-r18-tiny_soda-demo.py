@@ -15,7 +15,13 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     '../_base_/sop_schedule_40k.py',
     '../_base_/sop_model.py',
+    '../../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
+
 # MMPAD_DATA_ROOT (default data/demo) points demo configs at generated or real data.
 data_root = '{{$MMPAD_DATA_ROOT:data/demo}}/soda/'
 crop_size = (64, 64)

@@ -6,8 +6,14 @@
 _base_ = [
     'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
     'mmseg::_base_/datasets/loveda.py', 'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py', './_base_/finetune_common.py'
+    'mmseg::_base_/schedules/schedule_80k.py', './_base_/finetune_common.py',
+    '../../_base_/vis_backends.py',
 ]
+
+# TensorBoard next to the local files (../../_base_/vis_backends.py)
+vis_backends = _base_.mmpad_vis_backends
+visualizer = dict(vis_backends=vis_backends)
+
 crop_size = (512, 512)
 data_preprocessor = dict(size=crop_size)
 model = dict(
