@@ -2,7 +2,8 @@
 
 The PAD / MAE configs are AMP themselves (``AmpOptimWrapper`` in
 configs/pad/_base_/msip_pretrain_100e.py). Every other pre-training config ``X.py``
-(AlignDet families, SOP) has a twin with ``-amp-`` in its training setting (``..._8xb2-amp-12e_...``) that inherits it and changes only
+(AlignDet families, SOP) has a twin with ``-amp-`` in its training setting
+(``..._8xb2-amp-12e_...``) that inherits it and changes only
 the optimizer wrapper's type and loss scale. Pre-training configs are discovered
 by glob, so a new one without AMP fails here.
 

@@ -12,7 +12,6 @@ The scan is parametrised by top-level entry of the repository, so one part can b
 checked alone: ``pytest tests/test_docs_self_contained.py -k "docs or configs"``.
 Each checker also runs on planted files in a temporary directory (the controls).
 """
-import os
 import os.path as osp
 import re
 import subprocess

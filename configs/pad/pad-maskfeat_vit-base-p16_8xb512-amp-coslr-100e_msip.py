@@ -1,8 +1,8 @@
 # PAD-MaskFeat: PAD applied to a third mmpretrain SSL algorithm (not in the paper).
 # The ImageNet-1k MaskFeat ViT-B/16 is frozen (its encoder mask_token included),
 # adapters in every block and the linear HOG-prediction neck train on MSIP with
-# the shared recipe (_base_/msip_pretrain_100e.py). MaskFeat's block-wise masking (78 of 196 patches)
-# runs after the RoI crop.
+# the shared recipe (_base_/msip_pretrain_100e.py). MaskFeat's block-wise masking
+# (78 of 196 patches) runs after the RoI crop.
 _base_ = ['./_base_/msip_pretrain_100e.py']
 
 train_pipeline = [

@@ -2,7 +2,8 @@
 # Potsdam training tiles (labels ignored). The model is mmseg's stock DeepLabV3+ R-50
 # with type SOPEncoderDecoder, a 6-channel stem (ImageNet kernel copied into both
 # halves x0.5) and binary heads. Downstream:
-#   python tools/sop_to_seg.py work_dirs/sop_deeplabv3plus_r50-d8_1xb16-40k_potsdam-512x512/best_sop_IoU_iter_*.pth \
+#   python tools/sop_to_seg.py \
+#       work_dirs/sop_deeplabv3plus_r50-d8_1xb16-40k_potsdam-512x512/best_sop_IoU_iter_*.pth \
 #       work_dirs/sop_deeplabv3plus_r50-d8_1xb16-40k_potsdam-512x512/sop_to_seg.pth
 #   python tools/train.py configs/sop/finetune/deeplabv3plus_r50-d8-sop_4xb4-80k_potsdam-512x512.py
 _base_ = [

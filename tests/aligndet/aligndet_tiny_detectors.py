@@ -2,8 +2,6 @@
 (shared by the AlignDet model and tool tests)."""
 import copy
 
-import torch
-from mmengine.structures import InstanceData
 
 import mmpad  # noqa: F401  (registers the AlignDet modules)
 from mmpad.testing.aligndet_inputs import make_view, random_boxes  # noqa: F401

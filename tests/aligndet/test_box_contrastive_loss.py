@@ -123,8 +123,9 @@ def test_aligned_views_have_lower_loss_than_random():
 
 
 def test_extra_negatives_act_as_negatives_of_every_query():
-    """The gather switch (off by default; the reference takes negatives per GPU) appends other ranks' samples as negatives:
-    the same as a reference batch where they carry an id no query has."""
+    """The gather switch (off by default; the reference takes negatives per GPU) appends
+    other ranks' samples as negatives: the same as a reference batch where they carry an
+    id no query has."""
     g = torch.Generator().manual_seed(4)
     online = torch.randn(30, 8, generator=g, dtype=torch.float64)
     target = torch.randn(30, 8, generator=g, dtype=torch.float64)

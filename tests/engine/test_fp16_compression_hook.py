@@ -54,6 +54,7 @@ def test_noop_without_ddp():
 
 def test_flir_recipe_uses_it():
     cfg = Config.fromfile(os.path.join(
-        REPO, 'configs/pad/downstream/faster-rcnn_vit-b_simplefpn_2xb1-amp-lsj-53k_flir-1024x1024.py'))
+        REPO, 'configs/pad/downstream/'
+        'faster-rcnn_vit-b_simplefpn_2xb1-amp-lsj-53k_flir-1024x1024.py'))
     assert dict(type='Fp16CompressionHook') in cfg.custom_hooks
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'

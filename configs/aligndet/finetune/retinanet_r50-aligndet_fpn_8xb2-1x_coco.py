@@ -1,5 +1,6 @@
 # retinanet_r50_fpn 1x fine-tuning from an AlignDet pre-training checkpoint converted with
-#   python tools/aligndet_to_mmdet.py work_dirs/aligndet_retinanet_r50_fpn_8xb2-12e_coco-proposals/epoch_12.pth \
+#   python tools/aligndet_to_mmdet.py \
+#       work_dirs/aligndet_retinanet_r50_fpn_8xb2-12e_coco-proposals/epoch_12.pth \
 #       work_dirs/aligndet_retinanet_r50_fpn_8xb2-12e_coco-proposals/aligndet_mmdet.pth
 # (non-strict load_from). AlignDet's fine-tuning hyper-parameters: lr x1.5
 # (0.01 -> 0.015), weight decay x0.5 (1e-4 -> 5e-5). Its baseline twin is

@@ -7,7 +7,8 @@
 # maximum stays below 0.5 while the 0.3 mask already beats box-prior baselines).
 #   python tools/generate_demo_data.py data/demo
 #   python tools/train.py configs/sop/demo/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo.py
-#   python tools/sop_to_seg.py work_dirs/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo/iter_200.pth \
+#   python tools/sop_to_seg.py \
+#       work_dirs/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo/iter_200.pth \
 #       work_dirs/sop_pretrain_deeplabv3plus-r18-tiny_soda-demo/sop_to_seg.pth
 #   python tools/train.py configs/sop/demo/finetune_deeplabv3plus-r18-tiny_soda_sop-demo.py
 _base_ = [

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import (Callable, Dict, Iterable, List, Mapping, Optional,
-                    Sequence, Tuple, Union)
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn

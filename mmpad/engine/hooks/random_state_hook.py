@@ -9,8 +9,8 @@ seeded generator, so the resumed run drifts from the uninterrupted one.
 
 What is saved (per rank; in distributed runs the states of all ranks are gathered
 after every iteration and epoch, so rank 0, which writes the checkpoint, has them;
-``checkpoint['rng_states']`` is a list indexed by rank): python ``random``, numpy's global generator,
-torch's CPU generator and, on GPU machines, the current CUDA device's generator.
+``checkpoint['rng_states']`` is a list indexed by rank): python ``random``, numpy's global
+generator, torch's CPU generator and, on GPU machines, the current CUDA device's generator.
 
 When it is restored: at the first ``before_train_epoch`` after the resume, i.e.
 after mmengine has re-seeded (it does when the checkpoint's seed differs from the

@@ -9,7 +9,6 @@ the marker checks can fail.
 """
 import http.server
 import logging
-import os
 import os.path as osp
 import threading
 

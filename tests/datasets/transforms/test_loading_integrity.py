@@ -4,7 +4,6 @@ data should be is skipped; images above max_pixels are skipped before decoding;
 warnings for file names that are not UTF-8 reach the log."""
 import logging
 import os
-import os.path as osp
 import struct
 import time
 import zlib
