@@ -16,14 +16,13 @@ but not fp16 loss scaling.
 """
 import glob
 import re
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmpad_test_utils import REPO, gt_boxes_as_proposals
+from mmpad_test_utils import REPO, gt_boxes_as_proposals, load_module
 
 PRETRAIN_GLOBS = ('configs/pad/*.py', 'configs/aligndet/aligndet_*.py',
                   'configs/sop/sop*_*.py')
@@ -89,11 +88,7 @@ def test_every_pretraining_config_has_amp(config):
 
 
 def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'mmpad_tools_train', osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module('tools/train.py')
 
 
 @pytest.mark.parametrize('twin', _amp_twins())

@@ -7,7 +7,6 @@ check refuses them before the model is built, naming the field and the fix.
   mmdet's stock COCO dataset config;
 * a ``load_from`` / ``--resume`` / ``init_cfg.checkpoint`` file that does not exist.
 """
-import importlib.util
 import os.path as osp
 import textwrap
 
@@ -17,7 +16,7 @@ from mmengine.config import Config
 
 import mmpad  # noqa: F401
 from mmpad.core import ConfigError, check_config
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, load_module, run_tool
 
 PAD_FULL = osp.join(REPO, 'configs/pad/pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py')
 PAD_DEMO = 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py'
@@ -141,11 +140,7 @@ def test_flir_split_drives_the_paths_when_they_are_cleared(tmp_path, demo_data):
 
 # ------------------------------------------------- missing checkpoint files
 def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'mmpad_tools_train', osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module('tools/train.py')
 
 
 @pytest.mark.parametrize('option', ['load_from', 'resume', 'init_cfg'])

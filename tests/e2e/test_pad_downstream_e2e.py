@@ -9,7 +9,6 @@ heads, built by the same Runner) on the generated validation split.
 The tools run in this process (their ``main``) to save the ~6 s import of the
 OpenMMLab stack per call; tests/tools cover the command-line behaviour.
 """
-import importlib.util
 import json
 import os.path as osp
 
@@ -23,17 +22,13 @@ from mmengine.registry import RUNNERS  # noqa: E402
 
 from mmpad.datasets.synthetic import generate_all  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmpad_test_utils import REPO, load_module  # noqa: E402
 DEMO = osp.join(REPO, 'configs/pad/downstream/demo')
 PAD_DEMO = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'mmpad_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f'tools/{name}.py')
 
 
 train_tool, test_tool, convert_tool = (

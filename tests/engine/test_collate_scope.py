@@ -4,8 +4,6 @@ trains: the ``_scope_`` that mmengine's config adds to the inherited
 Runner passes it to the function: ``default_collate() got an unexpected keyword
 argument '_scope_'``), and the config check refuses it for mmengine's Runner,
 naming the field and the fix."""
-import importlib.util
-import os.path as osp
 import textwrap
 
 import pytest
@@ -16,7 +14,7 @@ from mmengine.runner import Runner
 import mmpad  # noqa: F401
 from mmpad.core import ConfigError, check_config
 from mmpad.engine.runner import MMPadRunner, resolve_function_scopes
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import load_module, run_tool
 
 STOCK = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
 
@@ -121,10 +119,7 @@ def test_stock_runner_is_refused_with_the_field_and_the_fix(pad_cfg, tmp_path,
     assert "runner_type = 'MMPadRunner'" in msg and '_delete_=True' in msg
     # the same through tools/train.py's main (in this process; the subprocess run
     # of the tool is the training test above): one message, exit 2, nothing built
-    spec = importlib.util.spec_from_file_location(
-        'mmpad_tools_train', osp.join(REPO, 'tools', 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_module('tools/train.py')
     work = tmp_path / 'w'
     with pytest.raises(SystemExit) as code:
         train.main([pad_cfg, '--work-dir', str(work),

@@ -23,7 +23,7 @@ pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')
 import mmpad  # noqa: F401,E402
 
-from mmpad_test_utils import REPO, randomise_, run_tool  # noqa: E402
+from mmpad_test_utils import REPO, load_module, randomise_, run_tool  # noqa: E402
 
 CONFIGS = osp.join(REPO, 'configs')
 ALIGNDET_PRE = osp.join(CONFIGS, 'aligndet/demo/aligndet_retinanet_r18-tiny_flir-demo.py')
@@ -38,12 +38,7 @@ PAD_SEG = osp.join(CONFIGS, 'pad/downstream/demo/upernet_mae-tiny-pad_soda-demo.
 def _tool(name):
     """A tool's module, run in this process (its ``main``) to save the ~6 s import
     of the OpenMMLab stack per call; tests/tools cover the command lines."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        f'mmpad_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f'tools/{name}.py')
 
 
 def _user_config(tmp_path, name, base, body=''):

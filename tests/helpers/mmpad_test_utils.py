@@ -94,3 +94,17 @@ def randomise_(module, std: float = 0.05) -> None:
     with torch.no_grad():
         for p in module.parameters():
             p.normal_(0, std)
+
+
+def load_module(path: str, name: Optional[str] = None):
+    """The module at ``path`` (relative to the repo, e.g. ``'tools/train.py'``),
+    executed in this process: a tool's ``main`` called in-process saves the ~6 s
+    import of the OpenMMLab stack a subprocess pays (the command lines themselves
+    are tested through :func:`run_tool`)."""
+    import importlib.util
+    if name is None:
+        name = 'mmpad_' + os.path.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,7 +1,5 @@
 """tools/convert_pad_checkpoint.py: PAD / MAE pre-training checkpoint -> the mmdet
 and mmseg adapter backbones."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
@@ -9,7 +7,7 @@ import torch
 pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')
 import mmpad  # noqa: F401,E402
-from mmpad_test_utils import REPO, run_tool  # noqa: E402
+from mmpad_test_utils import load_module, run_tool  # noqa: E402
 
 from mmpad.pad.pad_mae_seg import PADMAE  # noqa: E402
 from mmpad.pad.pad_vit_det import PADViTDet  # noqa: E402
@@ -18,10 +16,7 @@ from mmpad.core.checkpoint.pretrained import (  # noqa: E402
 
 
 def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(path, name)
 
 
 factory = _load('tests/pad/pad_ckpt_factory.py', 'pad_ckpt_factory')

@@ -1,20 +1,16 @@
 """Every checkpoint tool, given another kind of checkpoint (PAD pre-training,
 AlignDet pre-training, SOP pre-training, a plain detector), exits 2 with one
 ``error:`` line that names the file and says what it expected; nothing is written."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 
-from mmpad_test_utils import REPO
+from mmpad_test_utils import load_module
 
 
 def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(path, name)
 
 
 def _tool(name):

@@ -6,19 +6,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, load_module, run_tool
 
 DEMO_CFG = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')
 TOOL = 'tools/merge_adapter_checkpoint.py'
 
 
 def _tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'merge_adapter_checkpoint', osp.join(REPO, TOOL))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(TOOL, 'merge_adapter_checkpoint')
 
 
 @pytest.fixture(scope='module')

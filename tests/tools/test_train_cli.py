@@ -2,24 +2,19 @@
 GPU) is one error line, and ``--help`` says so; the example configs named in the
 tools' docstrings and help texts exist."""
 import glob
-import importlib.util
 import os.path as osp
 import re
 
 import pytest
 import torch
 
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import REPO, load_module, run_tool
 
 DEMO = 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py'
 
 
 def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        'mmpad_tools_train', osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module('tools/train.py')
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='about CPU-only machines')

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from mmpad.core.atomic_file import atomic_write, copy_atomic, save_atomic
-from mmpad_test_utils import run_tool
+from mmpad_test_utils import load_module, run_tool
 
 
 def _mode(path: str) -> int:
@@ -61,13 +61,7 @@ def test_generate_proposals_under_umask_022_writes_0644(demo_data, tmp_path):
 def test_generate_proposals_under_umask_077_writes_0600(demo_data, tmp_path,
                                                        umask):
     """The tool's main in this process (the same code as the command above)."""
-    from mmpad_test_utils import REPO
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'mmpad_tools_generate_proposals', osp.join(REPO, 'tools',
-                                                   'generate_proposals.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_module('tools/generate_proposals.py')
     root = _one_image_msip(demo_data, tmp_path)
     out_json = tmp_path / 'proposals' / 'msip.json'
     umask(0o077)

@@ -21,7 +21,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 import mmpad  # noqa: F401  (installs the loader)
 from mmpad.core.checkpoint.loading import (TRUST_ENV, UnsafeCheckpointError,
                                     torch_load_checked)
-from mmpad_test_utils import REPO, run_tool
+from mmpad_test_utils import load_module, run_tool
 from tests.core.checkpoint.checkpoint_attacks import (CHAINS, CODE_CHAINS,
                                             old_allow_list, splice, toy_cfg,
                                             write_chain)
@@ -370,14 +370,10 @@ def test_a_runner_checkpoint_round_trips(real_epoch):
 def test_the_helper_module_is_the_loader_the_tools_use():
     """merge_adapter_checkpoint reads through mmpad's one reader, which loads
     local files with this very loader."""
-    import importlib.util
 
     from mmpad.core.checkpoint import reader
     from mmpad.pad import adapter_merge
-    spec = importlib.util.spec_from_file_location(
-        '_merge_tool', osp.join(REPO, 'tools', 'merge_adapter_checkpoint.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_module('tools/merge_adapter_checkpoint.py', '_merge_tool')
     assert tool.load_state is adapter_merge.load_state
     assert adapter_merge.read_checkpoint is reader.read_checkpoint
     assert reader.torch_load_checked is torch_load_checked
