@@ -156,16 +156,16 @@ def runs(demo_data, tmp_path_factory):
     return found
 
 
-def _main_error(argv, demo_data, monkeypatch, capsys):
-    """``python tools/test.py ARGV`` run in this process (for the errors raised
-    before any model is built: no new interpreter to start); returns stderr."""
-    from tools.test import main
-    monkeypatch.setenv('MMPAD_DATA_ROOT', demo_data)
-    monkeypatch.setenv('LOCAL_RANK', '0')
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 2
-    return capsys.readouterr().err
+def _tool_error(argv, demo_data):
+    """``python tools/test.py ARGV`` as the user runs it; it must stop with exit 2
+    before building a model; returns its stderr. (A subprocess, not ``main`` in this
+    process: loggers left by earlier tests in the same process would write
+    "--- Logging error ---" tracebacks into the captured stderr.)"""
+    proc = run_tool(['tools/test.py', *argv], data_root=demo_data, check=False,
+                    env={'LOCAL_RANK': '0'}, timeout=300,
+                    hang_note='an argument error takes ~10 s (the imports)')
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    return proc.stderr
 
 
 def _ok(proc):
@@ -227,11 +227,9 @@ def test_det_out_pickle_matches_the_printed_metric(runs, demo_data):
     assert offline(moved)['coco/bbox_mAP_50'] != printed['coco/bbox_mAP_50']
 
 
-def test_det_out_must_be_a_pickle_name(runs, demo_data, tmp_path, monkeypatch,
-                                      capsys):
-    err = _main_error([DET_DEMO, runs['ckpt']['det'], '--out',
-                       str(tmp_path / 'results.json'), '--work-dir', str(tmp_path)],
-                      demo_data, monkeypatch, capsys)
+def test_det_out_must_be_a_pickle_name(runs, demo_data, tmp_path):
+    err = _tool_error([DET_DEMO, runs['ckpt']['det'], '--out',
+                       str(tmp_path / 'results.json'), '--work-dir', str(tmp_path)], demo_data)
     assert 'results.json' in err and '.pkl' in err
     assert not os.listdir(tmp_path)  # stopped before anything ran
 
@@ -305,11 +303,10 @@ def test_seg_out_dir_matches_the_printed_metric(runs, demo_data):
 # ---------------------------------------------------------------------------
 # --tta
 # ---------------------------------------------------------------------------
-def test_tta_without_tta_pipeline_is_an_error(runs, demo_data, tmp_path,
-                                              monkeypatch, capsys):
+def test_tta_without_tta_pipeline_is_an_error(runs, demo_data, tmp_path):
     # the stock seg demo has mmseg's tta_model (default_runtime.py), no tta_pipeline
-    err = _main_error([SEG_DEMO, runs['ckpt']['seg'], '--tta', '--work-dir',
-                       str(tmp_path)], demo_data, monkeypatch, capsys)
+    err = _tool_error([SEG_DEMO, runs['ckpt']['seg'], '--tta', '--work-dir',
+                       str(tmp_path)], demo_data)
     errors = [line for line in err.splitlines() if line.startswith('error:')]
     assert len(errors) == 1 and 'Traceback' not in err
     assert errors[0].startswith('error: --tta needs tta_pipeline in the config')
@@ -354,9 +351,9 @@ def test_show_without_a_display_is_a_clear_error(runs, demo_data, tmp_path):
     assert not os.listdir(tmp_path)  # nothing ran
 
 
-def test_negative_wait_time_is_an_error(runs, demo_data, monkeypatch, capsys):
-    err = _main_error([DET_DEMO, runs['ckpt']['det'], '--show-dir', 'v',
-                       '--wait-time', '-1'], demo_data, monkeypatch, capsys)
+def test_negative_wait_time_is_an_error(runs, demo_data):
+    err = _tool_error([DET_DEMO, runs['ckpt']['det'], '--show-dir', 'v',
+                       '--wait-time', '-1'], demo_data)
     assert err == 'error: --wait-time must be >= 0 seconds, got -1.0\n'
 
 
