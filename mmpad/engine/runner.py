@@ -46,7 +46,7 @@ from typing import Any, Optional, Union
 
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
+from torch.distributed.fsdp import FullyShardedDataParallel
 from mmengine.config import Config, ConfigDict
 from mmengine.model import is_model_wrapper
 from mmengine.registry import FUNCTIONS, MODEL_WRAPPERS, RUNNERS
@@ -261,8 +261,8 @@ class MMPadRunner(Runner):
             wrapper = model_wrapper_cfg.get('type', 'MMDistributedDataParallel')
             if isinstance(wrapper, str):
                 wrapper = MODEL_WRAPPERS.get(wrapper)
-            if isinstance(wrapper, type) and \
-                    issubclass(wrapper, DistributedDataParallel):
+            if not (isinstance(wrapper, type) and
+                    issubclass(wrapper, FullyShardedDataParallel)):
                 model_wrapper_cfg['device_ids'] = None
         return super().wrap_model(model_wrapper_cfg, model)
 
