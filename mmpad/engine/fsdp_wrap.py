@@ -259,7 +259,6 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         ignored = list({id(p): p for p in ignored}.values())
         if ignored:
             kwargs['ignored_states'] = ignored
-        _KEPT_OUT.update({id(p): p for p in ignored})
         trainable_ignored = [p for p in ignored if p.requires_grad]
         names = {id(p): n for n, p in module.named_parameters()}
         if trainable_ignored:
@@ -267,6 +266,7 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
                 'PADFullyShardedDataParallel: trainable parameters may not be '
                 'ignored by FSDP (their gradients would not be reduced across '
                 f'ranks): {[names[id(p)] for p in trainable_ignored][:5]}')
+        _KEPT_OUT.update({id(p): p for p in ignored})
         # every rank starts from rank 0's weights, as DDP does at construction
         # (FSDP's sync_module_states does that on GPUs only)
         for tensor in [*module.parameters(), *module.buffers()]:

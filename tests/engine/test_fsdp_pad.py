@@ -13,6 +13,7 @@ the hook must stop the run naming them.
 import os
 import os.path as osp
 
+import pytest
 import torch
 
 from mmpad_test_utils import REPO, free_port, run_tool
@@ -192,3 +193,32 @@ def test_recipe_names_registered():
     from mmengine.registry import FUNCTIONS, MODEL_WRAPPERS
     assert FUNCTIONS.get('pad_fsdp_wrap_policy') is not None
     assert MODEL_WRAPPERS.get('PADFullyShardedDataParallel') is not None
+
+
+class _Decoder(torch.nn.Module):
+    """MAE-decoder-like: a trainable token beside a fixed table, a trainable
+    block and a frozen projection."""
+
+    def __init__(self):
+        super().__init__()
+        self.mask_token = torch.nn.Parameter(torch.zeros(1, 1, 4))
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, 3, 4),
+                                            requires_grad=False)
+        self.block = torch.nn.Linear(4, 4)
+        self.embed = torch.nn.Linear(4, 4).requires_grad_(False)
+
+
+def test_wrapper_refuses_bad_settings_before_sharding():
+    # the checks come before any collective: no process group needed
+    from mmpad.engine.fsdp_wrap import (PADFullyShardedDataParallel,
+                                        frozen_params_beside_trainable)
+    model = _Decoder()
+    assert list(frozen_params_beside_trainable(model)) == ['pos_embed']
+    with pytest.raises(ValueError, match='use_orig_params must be True'):
+        PADFullyShardedDataParallel(model, use_orig_params=False)
+    with pytest.raises(ValueError, match="ignored module 'blok' is not a submodule"):
+        PADFullyShardedDataParallel(model, ignored_modules=['blok'])
+    with pytest.raises(ValueError, match=r"may not be ignored.*'block\.weight'"):
+        PADFullyShardedDataParallel(model, ignored_modules=['block'])
+    with pytest.raises(ValueError, match=r"may not be ignored.*'mask_token'"):
+        PADFullyShardedDataParallel(model, ignored_states=[model.mask_token])
