@@ -5,8 +5,9 @@ config inherits mmpad's FSDP recipe (configs/pad/demo/pad-mae_vit-tiny-p16_demo_
 ``PADFullyShardedDataParallel`` with ``pad_fsdp_wrap_policy``); the tiny PAD-MAE
 trains 4 iterations, GradientSyncCheckHook compares the full (gathered) gradients
 of all ranks before every step, and the final weights equal those of the same run
-under DDP. The control wraps with stock ``MMFullyShardedDataParallel`` and the mixed
-blocks in ``ignored_modules`` (the usual way around FSDP's refusal of mixed
+under DDP. The control wraps with stock ``MMFullyShardedDataParallel`` (made to run
+under the Runner: initialised before sharding, root fixed) and the mixed blocks in
+``ignored_modules`` (the usual way around FSDP's refusal of mixed
 ``requires_grad``): FSDP never reduces the adapter gradients of those blocks, and
 the hook must stop the run naming them.
 """
