@@ -46,9 +46,10 @@ from typing import Any, Optional, Union
 
 import torch
 import torch.distributed as dist
+from torch.distributed.fsdp import FullyShardedDataParallel
 from mmengine.config import Config, ConfigDict
 from mmengine.model import is_model_wrapper
-from mmengine.registry import FUNCTIONS, RUNNERS
+from mmengine.registry import FUNCTIONS, MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_state_dict
 
@@ -256,7 +257,13 @@ class MMPadRunner(Runner):
                 broadcast_buffers=False,
                 find_unused_parameters=self.cfg.get(
                     'find_unused_parameters', False)))
-            model_wrapper_cfg['device_ids'] = None
+            # CPU DDP takes no devices (FSDP wrappers have no device_ids)
+            wrapper = model_wrapper_cfg.get('type', 'MMDistributedDataParallel')
+            if isinstance(wrapper, str):
+                wrapper = MODEL_WRAPPERS.get(wrapper)
+            if not (isinstance(wrapper, type) and
+                    issubclass(wrapper, FullyShardedDataParallel)):
+                model_wrapper_cfg['device_ids'] = None
         return super().wrap_model(model_wrapper_cfg, model)
 
     def resume(self, filename: str, *args, **kwargs) -> None:

@@ -17,11 +17,21 @@ on some ranks but not on others is reported too. At the end of training the
 parameters and buffers themselves (the momentum target of AlignDet included) are
 compared the same way.
 
+Under FSDP (``MMFullyShardedDataParallel`` or mmpad's
+``PADFullyShardedDataParallel``, ``use_orig_params=True``) each rank holds only its
+shard of every gradient, so the hook first gathers the full gradients with
+``FullyShardedDataParallel.summon_full_params(with_grads=True)`` and compares those;
+parameters FSDP ignores are not gathered, and when they are trainable their
+per-rank (never reduced) gradients are what the hook catches. Parameter names are
+reported as in the unwrapped model (without ``_fsdp_wrapped_module.``).
+
 Use it in a config's ``custom_hooks`` while validating a new setup; the cost is one
-small all-gather per checked step.
+small all-gather per checked step (under FSDP also one all-gather of the full
+gradients).
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -29,6 +39,7 @@ from mmengine.dist import all_gather_object, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
 from mmpad.core.arg_check import check_bool, check_int
 
@@ -74,13 +85,31 @@ class GradientSyncCheckHook(Hook):
         model = runner.model
         return model.module if is_model_wrapper(model) else model
 
+    @staticmethod
+    def _clean(name: str) -> str:
+        return name.replace('_fsdp_wrapped_module.', '')
+
+    def _full(self, with_grads: bool):
+        """Under FSDP, a context in which every rank holds the full parameters
+        (and gradients); otherwise a no-op."""
+        model = self._runner.model if self._runner is not None else None
+        if isinstance(model, FSDP):
+            return FSDP.summon_full_params(model, writeback=False,
+                                           with_grads=with_grads)
+        return contextlib.nullcontext()
+
     def before_train(self, runner) -> None:
         self._runner = runner
         if get_world_size() == 1:
             runner.logger.info('GradientSyncCheckHook: single process, nothing '
                                'to compare')
             return
-        self._names = {id(p): n for n, p in
+        if isinstance(runner.model, FSDP) and \
+                not getattr(runner.model, '_use_orig_params', True):
+            raise ValueError(
+                'GradientSyncCheckHook: under FSDP it needs use_orig_params=True '
+                '(it compares the gradients of the original parameters)')
+        self._names = {id(p): self._clean(n) for n, p in
                        self._module(runner).named_parameters()}
         wrapper = runner.optim_wrapper
         wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
@@ -94,12 +123,13 @@ class GradientSyncCheckHook(Hook):
         if (self._steps - 1) % self.interval:
             return
         local: Dict[str, Optional[Tuple[float, float, float]]] = {}
-        for group in optimizer.param_groups:
-            for p in group['params']:
-                if not p.requires_grad:
-                    continue
-                name = self._names.get(id(p), f'<param {id(p)}>')
-                local[name] = None if p.grad is None else fingerprint(p.grad)
+        with self._full(with_grads=True):
+            for group in optimizer.param_groups:
+                for p in group['params']:
+                    if not p.requires_grad:
+                        continue
+                    name = self._names.get(id(p), f'<param {id(p)}>')
+                    local[name] = None if p.grad is None else fingerprint(p.grad)
         it = self._runner.iter if self._runner is not None else self._steps - 1
         self._compare(local, f'gradients at iteration {it}')
         self.checked_steps += 1
@@ -133,9 +163,16 @@ class GradientSyncCheckHook(Hook):
         if get_world_size() == 1:
             return
         if self.check_weights:
-            state = self._module(runner).state_dict()
-            local = {k: fingerprint(v) for k, v in state.items()
-                     if torch.is_tensor(v) and v.is_floating_point()}
+            if isinstance(runner.model, FSDP):
+                with self._full(with_grads=False):
+                    module = self._module(runner)
+                    local = {self._clean(k): fingerprint(v) for k, v in
+                             [*module.named_parameters(), *module.named_buffers()]
+                             if v.is_floating_point()}
+            else:
+                state = self._module(runner).state_dict()
+                local = {k: fingerprint(v) for k, v in state.items()
+                         if torch.is_tensor(v) and v.is_floating_point()}
             self._compare(local, 'weights after training')
         runner.logger.info(
             f'GradientSyncCheckHook: gradients of {self.checked_tensors} trainable '
