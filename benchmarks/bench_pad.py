@@ -35,6 +35,12 @@ Usage::
     python benchmarks/bench_pad.py                       # CPU, ~2 min
     python benchmarks/bench_pad.py --archs b --batch 4 --steps 5
     python benchmarks/bench_pad.py --device cuda --amp --batch 64 --steps 20
+    python benchmarks/bench_pad.py --device cuda --amp --archs b,l --batch 256 \
+        --max-batch 4096 --json-out pad.json   # + images/s, MFU, largest batch
+
+On CUDA it also prints images/s and the model FLOP utilisation (counted FLOPs per
+step / median step time / PEAK_TFLOPS, the measured bf16 matmul peak of an H200);
+benchmarks/gpu/run_pad_gpu.sh runs it on a GPU machine.
 """
 from __future__ import annotations
 
@@ -54,13 +60,20 @@ ARCHS = {
     'b': ('b', 'MAE ViT-B/16'),
     's': (dict(embed_dims=384, num_layers=12, num_heads=6,
                feedforward_channels=1536), 'MAE ViT-S/16'),
+    'l': ('l', 'MAE ViT-L/16'),
 }
+#: embedding width of the mmpretrain named archs (the decoder's input)
+ARCH_EMBED = {'b': 768, 'l': 1024}
+
+#: measured bf16 dense-matmul peak of the GPU the MFU is quoted against (TFLOP/s;
+#: an 8192^3 bf16 matmul on one H200)
+PEAK_TFLOPS = 790.0
 
 
 def mae_cfg(arch_key: str) -> dict:
     """Stock mmpretrain MAE (8 x 512 decoder, norm-pix L2, mask 0.75)."""
     arch, _ = ARCHS[arch_key]
-    embed = 768 if arch == 'b' else arch['embed_dims']
+    embed = ARCH_EMBED[arch] if isinstance(arch, str) else arch['embed_dims']
     return dict(
         type='MAE',
         backbone=dict(type='MAEViT', arch=arch, patch_size=16,
@@ -111,7 +124,10 @@ def worker(args) -> dict:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95),
                             weight_decay=0.05)
-    scaler = torch.amp.GradScaler('cuda') if args.amp else None
+    amp_dtype = getattr(torch, args.amp_dtype)
+    # a loss scale only for fp16 (bf16 has fp32's exponent range)
+    scaler = torch.amp.GradScaler('cuda') \
+        if args.amp and amp_dtype == torch.float16 else None
     g = torch.Generator().manual_seed(123)
     x = torch.randn(args.batch, 3, 224, 224, generator=g).to(dev)
     samples = [DataSample() for _ in range(args.batch)]
@@ -129,7 +145,7 @@ def worker(args) -> dict:
         """One training step; returns (forward + backward time, step time)."""
         t0 = clock()
         torch.manual_seed(1000 + i)  # same masks in both modes
-        with torch.autocast(dev.type, dtype=torch.float16,
+        with torch.autocast(dev.type, dtype=amp_dtype,
                             enabled=bool(args.amp)):
             loss = model.loss(x, samples)['loss']
         if scaler is not None:
@@ -153,7 +169,7 @@ def worker(args) -> dict:
         step(i)
     sync()
     times = [step(args.warmup + i) for i in range(args.steps)]
-    out = dict(arch=args.arch, mode=args.mode,
+    out = dict(arch=args.arch, mode=args.mode, batch=args.batch,
                fb_s=statistics.median(t[0] for t in times),
                step_s=statistics.median(t[1] for t in times),
                rss_imports_mb=rss_imports, rss_before_mb=rss_before,
@@ -174,7 +190,49 @@ def worker(args) -> dict:
         loss.backward()
     opt.zero_grad(set_to_none=True)
     out['gflops'] = counter.get_total_flops() / 1e9
+    if args.max_batch:
+        out['max_batch'] = largest_batch(model, opt, scaler, amp_dtype, args)
     return out
+
+
+def largest_batch(model, opt, scaler, amp_dtype, args) -> dict:
+    """The largest batch (doubling from ``--batch`` up to ``--max-batch``) whose
+    training step (forward, backward, optimizer step) runs without running out of
+    memory, with the allocator's peak at that batch; ``oom_at``: the first batch
+    that did not fit (None when the cap was reached)."""
+    import torch
+    from mmpretrain.structures import DataSample
+    dev = next(model.parameters()).device
+    fits, peak_mb, oom_at, batch = None, None, None, args.batch
+    while batch <= args.max_batch:
+        x = None
+        try:
+            if dev.type == 'cuda':
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            x = torch.randn(batch, 3, 224, 224, device=dev)
+            samples = [DataSample() for _ in range(batch)]
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=bool(args.amp)):
+                loss = model.loss(x, samples)['loss']
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            if dev.type == 'cuda':
+                torch.cuda.synchronize()
+                peak_mb = torch.cuda.max_memory_allocated() / 2**20
+            fits = batch
+        except torch.OutOfMemoryError:
+            oom_at = batch
+            break
+        finally:
+            opt.zero_grad(set_to_none=True)
+            loss = x = None
+        batch *= 2
+    return dict(fits=fits, peak_mb=peak_mb, oom_at=oom_at, cap=args.max_batch)
 
 
 # --------------------------------------------------------------------- parent
@@ -184,7 +242,9 @@ def run_worker(args, arch: str, mode: str) -> dict:
            str(args.steps), '--warmup', str(args.warmup), '--threads',
            str(args.threads), '--device', args.device]
     if args.amp:
-        cmd.append('--amp')
+        cmd += ['--amp', '--amp-dtype', args.amp_dtype]
+    if args.max_batch:
+        cmd += ['--max-batch', str(args.max_batch)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                PYTHONWARNINGS='ignore')
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
@@ -232,6 +292,48 @@ def report(pad: dict, full: dict, device: str) -> None:
     print(f'  optimizer state (MB) {pad["optim_state_mb"]:>14.1f} '
           f'{full["optim_state_mb"]:>14.1f}   ratio '
           f'{pad["optim_state_mb"] / full["optim_state_mb"]:.3f}')
+    if device == 'cuda':
+        report_cuda(pad, full)
+
+
+def throughput(res: dict, peak_tflops: float = PEAK_TFLOPS) -> dict:
+    """images/s and model FLOP utilisation of one worker's result: counted
+    forward + backward FLOPs per step / median step time / the peak."""
+    return dict(images_per_s=res['batch'] / res['step_s'],
+                tflops=res['gflops'] / 1e3 / res['step_s'],
+                mfu=res['gflops'] * 1e9 / res['step_s'] / (peak_tflops * 1e12))
+
+
+def report_cuda(pad: dict, full: dict) -> None:
+    """images/s, MFU (goal >= 40 % for PAD-MAE ViT-B) and the largest batch."""
+    tp, tf = throughput(pad), throughput(full)
+    print(f'  images/s             {tp["images_per_s"]:>14.0f} '
+          f'{tf["images_per_s"]:>14.0f}   ratio '
+          f'{tp["images_per_s"] / tf["images_per_s"]:.3f}')
+    print(f'  MFU (of {PEAK_TFLOPS:.0f} TFLOP/s) {tp["mfu"] * 100:>13.1f}% '
+          f'{tf["mfu"] * 100:>13.1f}%   (goal >= 40 %; {tp["tflops"]:.0f} / '
+          f'{tf["tflops"]:.0f} TFLOP/s)')
+    if 'max_batch' in pad:
+        mp, mf = pad['max_batch'], full['max_batch']
+        print(f'  largest batch        {str(mp["fits"]):>14} {str(mf["fits"]):>14}'
+              f'   (doubling from {pad["batch"]}; cap {mp["cap"]}; first OOM: '
+              f'{mp["oom_at"]} / {mf["oom_at"]})')
+
+
+def pair_record(pad: dict, full: dict) -> dict:
+    """One JSON record of a (PAD, full) pair with the derived ratios."""
+    floor = pad['gflops'] / full['gflops']
+    rec = dict(arch=pad['arch'], label=ARCHS[pad['arch']][1], batch=pad['batch'],
+               pad=pad, full=full, flop_floor=floor,
+               step_ratio=pad['step_s'] / full['step_s'],
+               fb_ratio=pad['fb_s'] / full['fb_s'])
+    rec['step_vs_floor'] = rec['step_ratio'] / floor - 1
+    rec['fb_vs_floor'] = rec['fb_ratio'] / floor - 1
+    if 'cuda_peak_mb' in pad:
+        rec['cuda_mem_ratio'] = pad['cuda_peak_mb'] / full['cuda_peak_mb']
+        rec['pad'].update(throughput(pad))
+        rec['full'].update(throughput(full))
+    return rec
 
 
 def parse_args(argv=None):
@@ -240,7 +342,7 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
     p.add_argument('--archs', default='b,s',
-                   help='comma list of encoders: b (ViT-B), s (ViT-S)')
+                   help='comma list of encoders: b (ViT-B), s (ViT-S), l (ViT-L)')
     p.add_argument('--batch', type=int, default=None,
                    help='images per step (default 2 on CPU, 64 on CUDA)')
     p.add_argument('--steps', type=int, default=3, help='timed steps')
@@ -249,7 +351,14 @@ def parse_args(argv=None):
                    help='torch CPU threads per worker')
     p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     p.add_argument('--amp', action='store_true',
-                   help='fp16 autocast + GradScaler (CUDA)')
+                   help='autocast (CUDA); fp16 with a dynamic GradScaler')
+    p.add_argument('--amp-dtype', default='float16',
+                   choices=['float16', 'bfloat16'],
+                   help='autocast dtype with --amp (bfloat16: no loss scale)')
+    p.add_argument('--max-batch', type=int, default=0,
+                   help='also find the largest batch that trains: double --batch '
+                        'until out of memory or above this cap (0: off)')
+    p.add_argument('--json-out', help='write the (PAD, full) records here')
     p.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--arch', default='b', help=argparse.SUPPRESS)
     p.add_argument('--mode', default='pad', help=argparse.SUPPRESS)
@@ -274,10 +383,18 @@ def main(argv=None) -> None:
           f'steps={args.steps} (+{args.warmup} warm-up) threads={args.threads}; '
           'columns: PAD, full')
     t0 = time.time()
+    records = []
     for arch in archs:
         pad = run_worker(args, arch, 'pad')
         full = run_worker(args, arch, 'full')
         report(pad, full, args.device)
+        records.append(pair_record(pad, full))
+        if args.json_out:  # after each pair: a later pair may run out of time
+            with open(args.json_out, 'w') as f:
+                json.dump(dict(device=args.device, amp=args.amp,
+                               amp_dtype=args.amp_dtype, steps=args.steps,
+                               warmup=args.warmup, peak_tflops=PEAK_TFLOPS,
+                               pairs=records), f, indent=1)
     print(f'\n(total {time.time() - t0:.0f} s)')
 
 
