@@ -199,11 +199,12 @@ def largest_batch(model, opt, scaler, amp_dtype, args) -> dict:
     """The largest batch (doubling from ``--batch`` up to ``--max-batch``) whose
     training step (forward, backward, optimizer step) runs without running out of
     memory, with the allocator's peak at that batch; ``oom_at``: the first batch
-    that did not fit (None when the cap was reached)."""
+    that did not fit (None when the cap was reached); ``error``: the first line of
+    a failure other than ``torch.OutOfMemoryError`` at that batch."""
     import torch
     from mmpretrain.structures import DataSample
     dev = next(model.parameters()).device
-    fits, peak_mb, oom_at, batch = None, None, None, args.batch
+    fits, peak_mb, oom_at, batch, error = None, None, None, args.batch, None
     while batch <= args.max_batch:
         x = None
         try:
@@ -228,11 +229,15 @@ def largest_batch(model, opt, scaler, amp_dtype, args) -> dict:
         except torch.OutOfMemoryError:
             oom_at = batch
             break
+        except RuntimeError as err:  # e.g. a cuBLAS workspace allocation failing
+            oom_at, error = batch, str(err).splitlines()[0][:300]
+            break
         finally:
             opt.zero_grad(set_to_none=True)
             loss = x = None
         batch *= 2
-    return dict(fits=fits, peak_mb=peak_mb, oom_at=oom_at, cap=args.max_batch)
+    return dict(fits=fits, peak_mb=peak_mb, oom_at=oom_at, cap=args.max_batch,
+                error=error)
 
 
 # --------------------------------------------------------------------- parent

@@ -84,6 +84,15 @@ def _pct(x: Optional[float]) -> str:
     return '-' if x is None else f'{x * 100:.1f} %'
 
 
+def _largest(mb: Optional[dict]) -> str:
+    """'-' (not searched), '>= cap' (no OOM up to the cap), the batch, '(error)'."""
+    if not mb:
+        return '-'
+    if mb['fits'] is not None and mb['oom_at'] is None:
+        return f'>= {mb["fits"]}'
+    return f'{mb["fits"]}' + (' (error)' if mb.get('error') else '')
+
+
 def markdown(res: dict) -> str:
     lines = ['# PAD on one GPU: run_pad_gpu.sh summary', '']
     st = res.get('stack') or {}
@@ -101,7 +110,7 @@ def markdown(res: dict) -> str:
     for b in res['bench']:
         for mode in ('pad', 'full'):
             r = b[mode]
-            mb = (r.get('max_batch') or {}).get('fits', '-')
+            mb = _largest(r.get('max_batch'))
             mem = r.get('cuda_peak_mb')
             lines.append(
                 f'| {b["label"]} | {b["batch"]} | {mode} | '

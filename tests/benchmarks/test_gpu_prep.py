@@ -102,6 +102,8 @@ def test_summary_files(summarize, bench_pad, tmp_path):
     (work / 'steps.tsv').write_text('install\t0\t3\nbench_b512\t124\t200\n')
     rec = bench_pad.pair_record(_worker('pad', 0.1, 512 * 50.0, 30.0),
                                 _worker('full', 0.15, 512 * 80.0, 60.0))
+    rec['pad']['max_batch'] = dict(fits=4096, oom_at=8192, cap=8192, error=None)
+    rec['full']['max_batch'] = dict(fits=8192, oom_at=None, cap=8192, error=None)
     (work / 'bench_b512.json').write_text(json.dumps(dict(pairs=[rec])))
     _probe(str(work / 'train_fp16'), [2.0, 1.0], [True, False], [0.0, 0.1],
            [1.0, 1.0])
@@ -111,6 +113,7 @@ def test_summary_files(summarize, bench_pad, tmp_path):
     assert [s['status'] for s in res['steps']] == ['ok', 'timed out']
     md = (out / 'summary.md').read_text()
     assert 'MFU 32.4 %' in md and 'not met' in md
+    assert '| 4096 |' in md and '| >= 8192 |' in md  # OOM at 8192 / the cap reached
     assert '- not measured' in md  # control: no loader.json, nothing invented
     (work / 'loader.json').write_text(json.dumps(dict(cpus=16, rows=[dict(
         workers=16, batch=256, images_per_s=3000.0)])))
