@@ -17,7 +17,8 @@
 #
 # Environment: OUT (default work_dirs/gpu_out), PY (default python3), WORK (scratch,
 # default a new /tmp folder), WHEELS (default benchmarks/gpu/wheels), BUDGET_S (the
-# whole run's seconds, default 540 (--tiny: 1800); a step gets min(its own limit, what is left)),
+# whole run's seconds, default 540, --tiny 1800; a step gets min(its own limit, what
+# is left); a step left with under 15 s is skipped, recorded with exit status 125),
 # ONLY (a comma list of steps to run, e.g. ONLY=train_fp16,train_bf16 for a rerun;
 # install and stack always run; data runs with a training or loader step).
 set -u

@@ -22,6 +22,9 @@ from typing import List, Optional
 MFU_GOAL = 0.40
 FLOOR_GOAL = 0.05
 MEM_GOAL = 0.70
+#: run_pad_gpu.sh's step exit codes: timeout's 124 / 137 (killed), 125 (skipped:
+#: no time left in the budget)
+STATUS = {'0': 'ok', '124': 'timed out', '137': 'timed out', '125': 'skipped'}
 
 
 def _load(path: str):
@@ -39,8 +42,7 @@ def read_steps(work: str) -> List[dict]:
         for line in open(path):
             name, rc, sec = line.rstrip('\n').split('\t')
             rows.append(dict(step=name, rc=int(rc), seconds=float(sec),
-                             status='ok' if rc == '0' else
-                             'timed out' if rc in ('124', '137') else 'failed'))
+                             status=STATUS.get(rc, 'failed')))
     return rows
 
 

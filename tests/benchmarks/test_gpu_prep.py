@@ -99,7 +99,8 @@ def test_train_summary(summarize, tmp_path):
 def test_summary_files(summarize, bench_pad, tmp_path):
     work, out = tmp_path / 'work', tmp_path / 'out'
     work.mkdir()
-    (work / 'steps.tsv').write_text('install\t0\t3\nbench_b512\t124\t200\n')
+    (work / 'steps.tsv').write_text('install\t0\t3\nbench_b512\t124\t200\n'
+                                    'bench_l512\t125\t0\ndata\t1\t2\n')
     rec = bench_pad.pair_record(_worker('pad', 0.1, 512 * 50.0, 30.0),
                                 _worker('full', 0.15, 512 * 80.0, 60.0))
     rec['pad']['max_batch'] = dict(fits=4096, oom_at=8192, cap=8192, error=None)
@@ -110,7 +111,8 @@ def test_summary_files(summarize, bench_pad, tmp_path):
     summarize.main([str(work), str(out)])
     res = json.load(open(out / 'results.json'))
     assert res['best_pad_b']['images_per_s'] == pytest.approx(5120)
-    assert [s['status'] for s in res['steps']] == ['ok', 'timed out']
+    assert [s['status'] for s in res['steps']] == ['ok', 'timed out', 'skipped',
+                                                   'failed']
     md = (out / 'summary.md').read_text()
     assert 'MFU 32.4 %' in md and 'not met' in md
     assert '| 4096 |' in md and '| >= 8192 |' in md  # OOM at 8192 / the cap reached
