@@ -9,7 +9,8 @@ logs and checkpoints in WORK_DIR; the remaining arguments go to tools/train.py
 (see: python tools/train.py --help).
 
 environment:
-  GPUS (8)  GPUS_PER_NODE (8)  CPUS_PER_TASK (5)  SRUN_ARGS ("")  PYTHON (python)
+  GPUS (8)  GPUS_PER_NODE (GPUS, at most 8)  CPUS_PER_TASK (5)  SRUN_ARGS ("")
+  PYTHON (python)  MASTER_PORT (29500: rank 0's port on the first node)
 USAGE
 }
 case "${1:-}" in
@@ -20,17 +21,28 @@ if [ "$#" -lt 4 ]; then
     usage >&2
     exit 2
 fi
-set -x
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 WORK_DIR=$4
 GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+case "$GPUS" in  # checked first: the default GPUS_PER_NODE is computed from it
+    ''|*[!0-9]*|0) echo "error: GPUS must be a positive integer, got '$GPUS'" >&2
+                   exit 2 ;;
+esac
+# a job of fewer than 8 GPUs asks for only the GPUs it uses on its node
+GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PYTHON=${PYTHON:-python}
 here="$(cd "$(dirname "$0")" && pwd)"
+for var in GPUS_PER_NODE CPUS_PER_TASK; do
+    case "${!var}" in
+        ''|*[!0-9]*|0) echo "error: $var must be a positive integer, got '${!var}'" >&2
+                       exit 2 ;;
+    esac
+done
+set -x
 
 PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "${PARTITION}" \

@@ -106,10 +106,32 @@ class AlignDetPretrainer(BaseDetector):
         super().init_weights()
         self.sync_target()
 
+    def _pairs(self, tensors: str) -> list:
+        """``(online, target)`` pairs of ``'parameters'`` or ``'buffers'``, in
+        module order. Under FSDP each is this rank's shard; the two detectors
+        must then be wrapped alike (as ``pad_fsdp_wrap_policy`` does), so that
+        equal positions hold equal slices."""
+        online = list(getattr(self.online, tensors)())
+        target = list(getattr(self.target, tensors)())
+        pairs = list(zip(online, target))
+        bad = [f'{tuple(o.shape)} vs {tuple(t.shape)}' for o, t in pairs
+               if o.shape != t.shape]
+        if bad or len(online) != len(target):
+            raise RuntimeError(
+                f'AlignDetPretrainer: online and target {tensors} are laid out '
+                f'differently ({len(online)} vs {len(target)} tensors, '
+                f'{len(bad)} pairs differ in shape, e.g. {bad[:1]}): under FSDP '
+                'both detectors must be split into the same units '
+                "(auto_wrap_policy=dict(type='pad_fsdp_wrap_policy', "
+                "split_modules=[<detector class>, <head class>, ...]))")
+        return pairs
+
     @torch.no_grad()
     def sync_target(self) -> None:
-        """target <- online, parameters and buffers."""
-        self.target.load_state_dict(self.online.state_dict())
+        """target <- online, parameters and buffers (tensor by tensor: this also
+        works on FSDP shards, where ``state_dict`` would gather)."""
+        for online, target in self._pairs('parameters') + self._pairs('buffers'):
+            target.copy_(online)
 
     @torch.no_grad()
     def momentum_update(self, momentum: float) -> None:
@@ -118,8 +140,8 @@ class AlignDetPretrainer(BaseDetector):
         Frozen (backbone) parameters never change and are skipped, so they stay
         bit-identical; ``copy_param_keys`` parameters are copied.
         """
-        for (name, online), target in zip(self.online.named_parameters(),
-                                          self.target.parameters()):
+        names = [n for n, _ in self.online.named_parameters()]
+        for name, (online, target) in zip(names, self._pairs('parameters')):
             if any(key in name for key in self.copy_param_keys):
                 target.copy_(online)
             elif online.requires_grad:

@@ -114,13 +114,16 @@ def pad_fsdp_wrap_policy(module: nn.Module, recurse: bool,
     * a child of a module that mixes frozen and trainable parameters (the largest
       uniform pieces: a block's attention, MLP and norms; a trainable decoder
       block), or itself such a mixed module whose remaining direct parameters are
-      uniform (e.g. a ViT's frozen ``cls_token`` and ``pos_embed``).
+      uniform (e.g. a ViT's frozen ``cls_token`` and ``pos_embed``), or
+    * a child of the model (:class:`PADFullyShardedDataParallel` marks them, so a
+      uniformly trainable model such as SOP's is sharded below the root too).
 
     A unit's parameters are gathered when its ``forward`` runs, so modules that
     have no forward (``ModuleList``, ``ModuleDict``) or whose forward the model
     bypasses (``split_modules``: mmcv's ``FFN``, whose ``layers`` and ``gamma2`` the
     adapted blocks call directly) are never units themselves; their children are
-    treated as children of the mixed parent. Frozen parameters that a module owns
+    treated as children of the mixed parent (AlignDet: the detectors and their
+    heads, whose parts the pre-trainer calls). Frozen parameters that a module owns
     directly next to trainable ones stay with the root;
     :class:`PADFullyShardedDataParallel` keeps them out of FSDP.
 
@@ -267,6 +270,9 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
                 'ignored by FSDP (their gradients would not be reduced across '
                 f'ranks): {[names[id(p)] for p in trainable_ignored][:5]}')
         _KEPT_OUT.update({id(p): p for p in ignored})
+        # the root's children are units (or split further) even in a model that
+        # is uniformly trainable (SOP), which no mixed module would split
+        _MIXED_PARENT.update(module.children())
         # every rank starts from rank 0's weights, as DDP does at construction
         # (FSDP's sync_module_states does that on GPUs only)
         for tensor in [*module.parameters(), *module.buffers()]:
@@ -307,6 +313,13 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         if callable(init):
             module.init_weights = functools.partial(self._init_full, init)
 
+    def train_step(self, data: dict, optim_wrapper) -> Dict[str, torch.Tensor]:
+        """``MMFullyShardedDataParallel.train_step``, with gradient clipping by
+        norm (``optim_wrapper.clip_grad``) on the norm of the full gradients
+        (:func:`use_fsdp_grad_clip`)."""
+        use_fsdp_grad_clip(self, optim_wrapper)
+        return super().train_step(data, optim_wrapper)
+
     def _init_full(self, init: Callable, *args, **kwargs):
         """Run ``init`` (the model's ``init_weights``) with every unit's full
         parameters in place, written back into the shards afterwards.
@@ -315,12 +328,15 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         different random numbers). ``FullyShardedDataParallel.apply`` gathers a
         unit's parameters itself and refuses to run inside
         ``summon_full_params``; here they are gathered already, so each unit's
-        ``apply`` is plain ``nn.Module.apply`` meanwhile.
+        ``apply`` is plain ``nn.Module.apply`` of the module it wraps meanwhile
+        (not of the unit itself: through the unit's attribute forwarding an
+        initialiser applied to the whole module, e.g. an ``init_cfg`` override
+        by name, would initialise the wrapped module twice).
         """
         units = FSDP.fsdp_modules(self)
         with FSDP.summon_full_params(self, writeback=True):
             for unit in units:
-                unit.apply = functools.partial(nn.Module.apply, unit)
+                unit.apply = functools.partial(_apply_to_wrapped, unit)
             try:
                 out = init(*args, **kwargs)
             finally:
@@ -331,3 +347,34 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
             for tensor in [*self.module.parameters(), *self.module.buffers()]:
                 broadcast(tensor.data, src=0)
         return out
+
+
+def _apply_to_wrapped(unit: FSDP, fn: Callable[[nn.Module], None]) -> FSDP:
+    """``unit.apply(fn)`` as if ``unit`` were the module it wraps."""
+    unit.module.apply(fn)
+    return unit
+
+
+def use_fsdp_grad_clip(model: FSDP, optim_wrapper) -> None:
+    """Make ``optim_wrapper`` (mmengine's ``OptimWrapper`` or ``AmpOptimWrapper``)
+    clip by the norm of the full gradients of FSDP ``model``.
+
+    mmengine clips with ``torch.nn.utils.clip_grad_norm_`` over the optimizer's
+    parameters, which under FSDP hold this rank's gradient shards: each rank
+    would scale its shard by its own shard's norm, so the update differs from
+    DDP's (no rank notices: the shards still form one model).
+    ``FullyShardedDataParallel.clip_grad_norm_`` reduces the norm across ranks.
+    Clipping by value is elementwise and stays as it is.
+    """
+    if getattr(optim_wrapper, 'clip_func', None) is not torch.nn.utils.clip_grad_norm_:
+        return
+    extra = set(optim_wrapper.clip_grad_kwargs) - {'max_norm', 'norm_type'}
+    if extra:
+        raise ValueError(
+            f'PADFullyShardedDataParallel: optim_wrapper.clip_grad {sorted(extra)} '
+            'are not supported under FSDP (only max_norm and norm_type)')
+
+    def clip_full_norm(params, max_norm: float, norm_type: float = 2.0):
+        return model.clip_grad_norm_(max_norm, norm_type)
+
+    optim_wrapper.clip_func = clip_full_norm

@@ -76,14 +76,43 @@ _TIMEOUT_TEXT = re.compile(r'time[d ]?\s*out|timeout|deadline exceeded', re.I)
 _OPERATION = re.compile(r'for (\w+) operation|OpType=(\w+)|(\w+) operation')
 
 
+def slurm_to_torch_env() -> None:
+    """Set torch's rendezvous variables from Slurm's, as mmengine's ``slurm``
+    launcher does (which needs GPUs): ``RANK`` = ``SLURM_PROCID``, ``WORLD_SIZE`` =
+    ``SLURM_NTASKS``, ``LOCAL_RANK`` = ``SLURM_LOCALID``, ``MASTER_ADDR`` (unless
+    set) the first host of ``SLURM_NODELIST``, ``MASTER_PORT`` (unless set) 29500."""
+    for key in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'):
+        if key not in os.environ:
+            raise RuntimeError(f'--launcher slurm: {key} is not set (run the job '
+                               'with srun, e.g. tools/slurm_train.sh)')
+    if 'MASTER_ADDR' not in os.environ:
+        import subprocess
+        nodes = os.environ['SLURM_NODELIST']
+        try:
+            hosts = subprocess.run(['scontrol', 'show', 'hostname', nodes],
+                                   capture_output=True, text=True).stdout.split()
+        except OSError:
+            hosts = []
+        if not hosts:
+            raise RuntimeError(f'--launcher slurm: `scontrol show hostname {nodes}` '
+                               'named no host; set MASTER_ADDR')
+        os.environ['MASTER_ADDR'] = hosts[0]
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+
+
 def init_cpu_process_group_if_needed(launcher: str,
                                      timeout_s: Optional[float] = None) -> None:
-    """Create a gloo process group from torchrun's env vars on CPU-only hosts,
-    with collectives timing out after ``timeout_s`` seconds (torch's default
-    when None)."""
+    """Create a gloo process group from torchrun's env vars (Slurm's with
+    ``launcher='slurm'``) on CPU-only hosts, with collectives timing out after
+    ``timeout_s`` seconds (torch's default when None)."""
     if launcher in (None, 'none') or torch.cuda.is_available():
         return
     if dist.is_available() and not dist.is_initialized():
+        if launcher == 'slurm':
+            slurm_to_torch_env()
         kwargs = {}
         if timeout_s is not None:
             kwargs['timeout'] = datetime.timedelta(seconds=float(timeout_s))
