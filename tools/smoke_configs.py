@@ -361,7 +361,19 @@ class Checkpoints:
     def __init__(self, out: str, log: Callable[[str], None]):
         self.out = out
         self.log = log
-        self.produced: Dict[str, str] = {}  # shipped path -> file made by a run
+        # shipped path -> file made by a run (a converter), kept for later sessions
+        self._produced_file = osp.join(out, 'produced.json')
+        self.produced: Dict[str, str] = {}
+        if osp.exists(self._produced_file):
+            with open(self._produced_file) as f:
+                self.produced = {k: v for k, v in json.load(f).items() if osp.exists(v)}
+
+    def record(self, shipped: str, local: str) -> None:
+        """``shipped`` (a path a config names) is the file ``local`` from now on."""
+        self.produced[shipped] = local
+        os.makedirs(self.out, exist_ok=True)
+        with open(self._produced_file, 'w') as f:
+            json.dump(self.produced, f, indent=1)
 
     def _cached(self, name: str, make: Callable[[], Dict[str, Any]]) -> str:
         path = osp.join(self.out, name)
@@ -532,10 +544,24 @@ if __name__ != '__main__':
     except ImportError:  # mmengine missing: only the grouping helpers are used
         pass
 
+#: Decode heads that pool the whole image to 1x1 before a BatchNorm (ASPP's image
+#: pooling, the PPM of UPerNet / PSPNet): BN cannot train on one such value per
+#: channel, so these segmentors train with 2 images (the shipped batches are 4-16).
+POOLING_BN_HEADS = frozenset(('ASPPHead', 'DepthwiseSeparableASPPHead', 'UPerHead',
+                              'PSPHead'))
+
+
+def train_batch_size(cfg: Dict[str, Any]) -> int:
+    """1, or 2 for a segmentor with a :data:`POOLING_BN_HEADS` head."""
+    head = (cfg.get('model') or {}).get('decode_head') or {}
+    return 2 if isinstance(head, dict) and head.get('type') in POOLING_BN_HEADS else 1
+
+
 def smoke_overrides(cfg: Dict[str, Any], data_dir: str) -> Dict[str, Any]:
     """Top-level keys of the smoke config: 2 iterations (validation after the
     second), a checkpoint at iteration 2, batch 1 without workers, 2 validation
-    images, logs every iteration, fp32 instead of fp16 AMP; data paths moved to
+    images, logs every iteration, fp32 instead of fp16 AMP (2 training images where
+    one cannot train, :func:`train_batch_size`); data paths moved to
     ``data_dir``. Each value replaces the shipped key (``_delete_``)."""
     out: Dict[str, Any] = {}
     val = cfg.get('val_dataloader') is not None and cfg.get('val_cfg') is not None
@@ -546,7 +572,8 @@ def smoke_overrides(cfg: Dict[str, Any], data_dir: str) -> Dict[str, Any]:
         if not isinstance(loader, dict):
             continue
         loader = rewrite_data_paths(loader, data_dir)
-        loader.update(batch_size=1, num_workers=0, persistent_workers=False)
+        loader.update(batch_size=train_batch_size(cfg) if key == 'train_dataloader'
+                      else 1, num_workers=0, persistent_workers=False)
         if key == 'val_dataloader':
             loader['dataset']['indices'] = 2
         out[key] = loader
@@ -729,11 +756,25 @@ class Smoke:
     def convert(self, conv: Conversion, src: str, group: Group) -> None:
         dst = osp.join(self.out, 'converted', group.name, osp.basename(conv.produces))
         os.makedirs(osp.dirname(dst), exist_ok=True)
+        if osp.exists(dst):  # from an earlier session; the converters refuse to overwrite
+            os.remove(dst)
         _tool([conv.tool, src, dst] + conv.args, self.log)
         # every config of the group names its own work_dirs/<name>/... output
         for member in group.configs:
-            self.ckpts.produced[conv.produces.replace(group.name,
-                                                      config_name(member))] = dst
+            self.ckpts.record(conv.produces.replace(group.name, config_name(member)),
+                              dst)
+
+    def cluster_proposals(self) -> None:
+        """AlignDet DETR's ``..._cluster-id-as-class.json``: the proposals clustered
+        on the torchvision R50's C5 features (tools/aligndet_cluster_proposals.py)."""
+        coco = osp.join(self.data_dir, 'coco')
+        src = osp.join(coco, 'proposals', 'train2017_ratio3size0008@0.5.json')
+        dst = src[:-len('.json')] + '_cluster-id-as-class.json'
+        if osp.exists(dst):
+            return
+        _tool(['aligndet_cluster_proposals.py', src, '--img-dir',
+               osp.join(coco, 'train2017'), '--checkpoint', self.ckpts.torchvision_r50(),
+               '--out', dst, '--device', 'cpu'], self.log)
 
     def baseline_checkpoints(self, cfgs: Dict[str, Dict[str, Any]]) -> None:
         """checkpoints/vit-b_{det,seg}.pth: the stock ImageNet MAE converted."""
@@ -749,7 +790,7 @@ class Smoke:
             if not osp.exists(dst):
                 os.makedirs(osp.dirname(dst), exist_ok=True)
                 _tool([conv.tool, src, dst] + conv.args, self.log)
-            self.ckpts.produced[conv.produces] = dst
+            self.ckpts.record(conv.produces, dst)
 
 
 # ------------------------------------------------------------------ CLI
@@ -772,6 +813,13 @@ def result_row(r: Result) -> dict:
                 iters_cpu_s=r.iter_cpu_s, iters_wall_s=r.iter_s,
                 peak_rss_mib=r.peak_rss_mib, process_cpu_s=r.cpu_s, total_s=r.total_s,
                 configs=r.group.configs, metrics=r.metrics, error=r.error[-3000:])
+
+
+def result_from_row(group: Group, row: dict) -> Result:
+    return Result(group, ok=row['ok'], step=row['step'], iter_s=row['iters_wall_s'],
+                  iter_cpu_s=row['iters_cpu_s'], peak_rss_mib=row['peak_rss_mib'],
+                  cpu_s=row['process_cpu_s'], total_s=row['total_s'],
+                  metrics=row['metrics'], error=row['error'])
 
 
 def print_table(results: List[Result], out=sys.stdout) -> None:
@@ -806,6 +854,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--part', choices=('all', 'ci'), default='all',
                         help='ci: the groups CI runs (see .ci/run)')
     parser.add_argument('--list', action='store_true', help='print the groups only')
+    parser.add_argument('--rerun', action='store_true',
+                        help='run again the combinations that passed in an earlier '
+                        'session under --out (default: reuse their results)')
     args = parser.parse_args(argv)
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
@@ -836,13 +887,30 @@ def main(argv: Optional[List[str]] = None) -> int:
                     needed.add(m.group(1))
                 if value.startswith('checkpoints/pad-mae_'):
                     needed.add('pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip')
+        produced = Checkpoints(osp.join(osp.abspath(args.out), 'checkpoints'),
+                               print).produced
+        for g in chosen:
+            for _, value in checkpoint_refs(cfgs[g.runs]):
+                if value in produced:
+                    needed.discard(value.split('/')[1] if value.startswith('work_dirs/')
+                                   else 'pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip')
         chosen = [g for g in groups if g in chosen or any(
             config_name(c) in needed for c in g.configs)]
     smoke = Smoke(args.out, log=lambda s: print(s, flush=True))
     generate_data(smoke.data_dir, smoke.log)
+    smoke.cluster_proposals()
     smoke.baseline_checkpoints(cfgs)
     results = []
+    rows = osp.join(smoke.out, 'results.jsonl')
+    earlier = {}
+    if osp.exists(rows) and not args.rerun:
+        with open(rows) as f:
+            earlier = {r['combination']: r for r in map(json.loads, f) if r['ok']}
     for g in run_order(chosen, cfgs):
+        if g.name in earlier and earlier[g.name]['configs'] == g.configs:
+            print(f'-- {g.name}: passed in an earlier session (--rerun to run again)')
+            results.append(result_from_row(g, earlier[g.name]))
+            continue
         print(f'-- {g.name} ({len(g.configs)} config(s))', flush=True)
         r = smoke.run_group(g)
         print(f'   {"ok" if r.ok else "FAILED at " + r.step} in {r.total_s:.0f}s'
