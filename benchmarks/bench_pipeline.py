@@ -17,7 +17,8 @@ in the sample as with ``MSIPDataset(load_rois=True)``), 224 px output:
 Each pipeline runs ``--n`` samples per round, rounds alternate between pipelines
 (``--rounds``), the best round counts; CPU time of this process (one thread).
 Prints img/s per core, the ratio to ``3-channel`` and the goal (>= 400 img/s per
-core), and the share of crops that the reduced decode can decode at 1/2.
+core), the time of each stage of the first two, and the share of crops that the
+reduced decode can decode at 1/2.
 
 Usage: python benchmarks/bench_pipeline.py [--n 300] [--rounds 5]
 """
@@ -91,6 +92,14 @@ def _round(pipe, samples, n: int) -> float:
     return n / (time.process_time() - t0)
 
 
+def _stages(pipe, samples, n: int) -> tuple:
+    """ms per image of (loading, RoI crop, flip + pack), from the pipeline's
+    prefixes timed one after the other."""
+    from mmengine.dataset.base_dataset import Compose
+    t = [1e3 / _round(Compose(pipe.transforms[:k]), samples, n) for k in (1, 2, 4)]
+    return t[0], t[1] - t[0], t[2] - t[1]
+
+
 def _reduced_share(samples, n: int) -> float:
     """Share of PAD crops (p = 0.85) at least 2x the output in both directions."""
     from mmpad.pad.roi_crop import ObjectSensitiveRandomRoICrop
@@ -124,6 +133,7 @@ def main() -> None:
             for name, pipe in pipes.items():
                 best[name] = max(best[name], _round(pipe, samples, args.n))
         share = _reduced_share(samples, 2000)
+        stages = {k: _stages(pipes[k], samples, args.n) for k in ('3-channel', 'gray')}
     base = best['3-channel']
     print(f'PAD train pipeline, 640x512 gray JPEG -> 224, OMP_NUM_THREADS=1, '
           f'best of {args.rounds} alternating rounds of {args.n}')
@@ -131,6 +141,9 @@ def main() -> None:
     for name, v in best.items():
         goal = f'>= {GOAL:.0f}' if name != 'stock MAE' else '(reference)'
         print(f'{name:14s} {v:11.1f} {v / base:12.2f}x {goal:>12s}')
+    for name, (load, crop, rest) in stages.items():
+        print(f'{name:14s} stages, ms/img: load+decode {load:.2f}, RoI crop {crop:.2f}, '
+              f'flip+pack {rest:.2f}')
     print(f'share of PAD crops >= 2x 224 (decoded at 1/2 with reduced_decode=2): '
           f'{share:.3f}')
 

@@ -94,9 +94,12 @@ class InfraredSelfSupDataPreprocessor(SelfSupDataPreprocessor):
                     f'resize="device")')
             data = dict(data, inputs=self._resize_crops(list(inputs)))
         batch = data['inputs']
-        if isinstance(batch, torch.Tensor) and batch.dim() == 4 and batch.size(1) == 1 \
-                and self.num_channels != 1:
-            samples = data.get('data_samples')
-            batch, samples = self.cast_data((batch, samples))
-            return {'inputs': self._gray(batch), 'data_samples': samples}
+        views = batch if isinstance(batch, (list, tuple)) else [batch]
+        if self.num_channels != 1 and views and all(
+                isinstance(v, torch.Tensor) and v.dim() == 4 and v.size(1) == 1
+                for v in views):
+            views, samples = self.cast_data((list(views), data.get('data_samples')))
+            views = [self._gray(v) for v in views]
+            return {'inputs': views if isinstance(batch, (list, tuple)) else views[0],
+                    'data_samples': samples}
         return super().forward(data, training)

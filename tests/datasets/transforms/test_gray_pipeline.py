@@ -92,6 +92,22 @@ def test_gray_once_gives_the_3_channel_batch(jpegs):
     assert torch.equal(a, b)
 
 
+def test_pad_config_pipeline_and_preprocessor_are_the_gray_once_ones(jpegs, repo_root):
+    """The PAD configs' loader decodes gray and their preprocessor, built from the
+    config, turns the gray batch (also as a list of views) into the stock one."""
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'pad', '_base_',
+                                   'msip_pretrain_100e.py'))
+    assert cfg.train_dataloader.dataset.pipeline[0].color_type == 'grayscale'
+    pre = MODELS.build(cfg.data_preprocessor)
+    gray = default_collate(_run(_pipeline(gray=True), jpegs[:2], rounds=1))
+    want = _stock(_run(_pipeline(gray=False), jpegs[:2], rounds=1))
+    assert torch.equal(pre(gray, True)['inputs'], want)
+    views = pre(dict(gray, inputs=[gray['inputs']] * 2), True)['inputs']
+    assert len(views) == 2 and all(torch.equal(v, want) for v in views)
+
+
 def test_lazy_decode_without_reduction_is_exact(jpegs):
     lazy = _run(_pipeline(gray=True, lazy=True), jpegs[:4])
     eager = _run(_pipeline(gray=True), jpegs[:4])
