@@ -97,8 +97,9 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
     they raise :class:`~mmpad.core.bad_samples.BadSampleError` naming the file
     and line.
 
-    **Required keys:** ``img``, and ``rois`` or ``roi_path`` (optional).
-    **Modified keys:** ``img``, ``img_shape``.
+    **Required keys:** ``img`` (or ``img_lazy``, see ``reduced_decode``), and
+    ``rois`` or ``roi_path`` (optional).
+    **Modified keys:** ``img``, ``img_shape`` (``img_lazy`` is removed).
     **Added keys:** ``crop_bbox`` (x1, y1, x2, y2, exclusive end), ``roi_crop``
     (``'roi'``, ``'fallback_no_roi'`` or ``'fallback_rejected'``).
 
