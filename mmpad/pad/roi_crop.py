@@ -58,6 +58,14 @@ class _SharedCounts:
 _SHARED = _SharedCounts(STAT_KEYS)
 
 
+class _Shape:
+    """What ``RandomResizedCrop.rand_crop_params`` reads of an image (its
+    ``shape``), for an image not decoded yet."""
+
+    def __init__(self, h: int, w: int) -> None:
+        self.shape = (h, w)
+
+
 @TRANSFORMS.register_module()
 class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
     """Crop around a jittered selective-search RoI, resize to ``size``.
@@ -89,8 +97,9 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
     they raise :class:`~mmpad.core.bad_samples.BadSampleError` naming the file
     and line.
 
-    **Required keys:** ``img``, and ``rois`` or ``roi_path`` (optional).
-    **Modified keys:** ``img``, ``img_shape``.
+    **Required keys:** ``img`` (or ``img_lazy``, see ``reduced_decode``), and
+    ``rois`` or ``roi_path`` (optional).
+    **Modified keys:** ``img``, ``img_shape`` (``img_lazy`` is removed).
     **Added keys:** ``crop_bbox`` (x1, y1, x2, y2, exclusive end), ``roi_crop``
     (``'roi'``, ``'fallback_no_roi'`` or ``'fallback_rejected'``).
 
@@ -109,6 +118,25 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         crop_ratio_range, aspect_ratio_range: fallback ``RandomResizedCrop``.
         interpolation, backend: resize settings (mmcv names).
         strict: raise on an unreadable RoI file or a bad RoI line.
+        resize: ``'cpu'`` resizes here; ``'device'`` leaves the crop at its own
+            size, for :class:`~mmpad.pad.data_preprocessor.
+            InfraredSelfSupDataPreprocessor` ``(roi_resize=size)`` to resize the
+            batch on the device (with ``collate_fn=dict(type='pseudo_collate')``).
+        reduced_decode: with ``LoadImageFromFileSafe(lazy_decode=True)`` (the
+            sample has ``img_lazy``), the largest factor ``r`` (1, 2, 4, 8) by
+            which the JPEG may be decoded smaller: the largest ``r`` for which the
+            crop is at least ``r`` times ``size`` in both directions (so it is
+            still downscaled), with the crop box divided by ``r`` (fractional
+            for the Pillow resize, rounded otherwise).
+            The crop box is drawn from the header size, with the same random
+            stream as a full decode. 1 (the default) decodes at full size: the
+            output is then exactly that of an eagerly loaded image; with 2 or more
+            the output changes (a DCT-scaled decode is not the same as a bicubic
+            downscale), which is why it is opt-in.
+
+    A 2-D (gray, ``color_type='grayscale'``) image is cropped and resized as one
+    channel and stays 2-D; :class:`~mmpad.pad.data_preprocessor.
+    InfraredSelfSupDataPreprocessor` expands it to 3 channels on the device.
     """
 
     #: class-level counters (per process): roi, fallback_no_roi, fallback_rejected,
@@ -126,7 +154,8 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
                  crop_ratio_range: Tuple[float, float] = (0.2, 1.0),
                  aspect_ratio_range: Tuple[float, float] = (3. / 4., 4. / 3.),
                  interpolation: str = 'bicubic', backend: str = 'pillow',
-                 strict: bool = False) -> None:
+                 strict: bool = False, resize: str = 'cpu',
+                 reduced_decode: int = 1) -> None:
         owner = type(self).__name__
         size = check_size(owner, 'size', size, lo=1)
         large_crop_prob = check_float(owner, 'large_crop_prob', large_crop_prob,
@@ -154,6 +183,9 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         check_choice(owner, 'interpolation', interpolation,
                      ('nearest', 'bilinear', 'bicubic', 'area', 'lanczos'))
         check_choice(owner, 'backend', backend, ('cv2', 'pillow'))
+        self.resize = check_choice(owner, 'resize', resize, ('cpu', 'device'))
+        self.reduced_decode = check_choice(owner, 'reduced_decode', reduced_decode,
+                                           (1, 2, 4, 8))
         super().__init__(scale=size,
                          crop_ratio_range=crop_ratio_range,
                          aspect_ratio_range=aspect_ratio_range,
@@ -273,9 +305,80 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         return mmcv.imresize(crop, size, interpolation=self.interpolation,
                              backend=self.backend)
 
-    def transform(self, results: dict) -> dict:
-        img = results['img']
-        h, w = img.shape[:2]
+    def _reduce_for(self, th: int, tw: int) -> int:
+        """The largest allowed decode reduction that keeps the crop >= size."""
+        out_h, out_w = self.scale
+        r = self.reduced_decode
+        while r > 1 and (th < r * out_h or tw < r * out_w):
+            r //= 2
+        return r
+
+    def _decode(self, lazy, params: Tuple[int, int, int, int]
+                ) -> Tuple[Optional[np.ndarray], Optional[Tuple[int, int, int, int]],
+                           Optional[Tuple[float, float, float, float]]]:
+        """Decode ``lazy``, reduced when allowed: ``(image, region, None)`` with the
+        crop ``region`` (offset_h, offset_w, h, w) in the decoded image, or, for
+        a reduced decode resized here with Pillow, ``(image, None, box)`` with the
+        fractional ``box`` (x1, y1, x2, y2): the crop box divided by the reduction,
+        for a resize aligned with the full-size crop. ``image`` is ``None`` for a
+        bad file (reported)."""
+        oh, ow, th, tw = params
+        r = self._reduce_for(th, tw)
+        img = lazy.decode(r)
+        if img is None:
+            return None, None, None
+        h, w = lazy.shape
+        if img.shape[:2] != (-(-h // r), -(-w // r)):
+            lazy.size_mismatch(img.shape[:2], r)
+            return None, None, None
+        if r == 1:
+            return img, params, None
+        if self.resize == 'cpu' and self.backend == 'pillow':
+            return img, None, (ow / r, oh / r, (ow + tw) / r, (oh + th) / r)
+        y1, x1 = int(round(oh / r)), int(round(ow / r))
+        y2 = min(max(int(round((oh + th) / r)), y1 + 1), img.shape[0])
+        x2 = min(max(int(round((ow + tw) / r)), x1 + 1), img.shape[1])
+        return img, (y1, x1, y2 - y1, x2 - x1), None
+
+    def _resize_box(self, img: np.ndarray, box: Tuple[float, ...]) -> np.ndarray:
+        """Pillow resize of the fractional ``box`` (x1, y1, x2, y2) of ``img`` to
+        ``self.scale``."""
+        from mmcv.image.geometric import pillow_interp_codes
+        from PIL import Image
+        out = Image.fromarray(img).resize(tuple(self.scale[::-1]),
+                                          pillow_interp_codes[self.interpolation],
+                                          box=box)
+        return np.array(out)
+
+    def _resize_gray_region(self, img: np.ndarray, params: Tuple[int, int, int, int]
+                            ) -> Optional[np.ndarray]:
+        """Pillow resize of the region ``params`` of a C-contiguous 2-D uint8 image
+        without copying it first: Pillow reads the rows in place (``frombuffer``
+        with the image's row stride). The same pixels as :meth:`_resize` of the
+        crop. ``None`` when it does not apply (another backend or layout, or a
+        region whose last row ends less than a row before the buffer's end)."""
+        if self.backend != 'pillow' or img.ndim != 2 or img.dtype != np.uint8 or \
+                not img.flags.c_contiguous:
+            return None
+        from mmcv.image.geometric import pillow_interp_codes
+        from PIL import Image
+        oh, ow, th, tw = params
+        stride = img.shape[1]
+        start, stop = oh * stride + ow, (oh + th) * stride + ow
+        if stop > img.size:
+            return None
+        region = Image.frombuffer('L', (tw, th), img.reshape(-1)[start:stop], 'raw',
+                                  'L', stride, 1)
+        return np.array(region.resize(tuple(self.scale[::-1]),
+                                      pillow_interp_codes[self.interpolation]))
+
+    def transform(self, results: dict) -> Optional[dict]:
+        lazy = results.get('img_lazy') if 'img' not in results else None
+        if lazy is None and 'img' not in results:
+            raise KeyError(f'{type(self).__name__}: the sample has neither "img" nor '
+                           f'"img_lazy" (LoadImageFromFileSafe(lazy_decode=True))')
+        img = results['img'] if lazy is None else None
+        h, w = lazy.shape if lazy is not None else img.shape[:2]
         rois = self._get_rois(results) if self.use_roi else np.zeros((0, 4))
         params = None
         if len(rois):
@@ -284,10 +387,30 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
         else:
             kind = 'fallback_no_roi'
         if params is None:
-            params = self.rand_crop_params(img)
+            params = self.rand_crop_params(img if lazy is None else _Shape(h, w))
         self._count(kind)
+        region, box = params, None
+        if lazy is not None:
+            img, region, box = self._decode(lazy, params)
+            if img is None:  # a bad file, reported by the loader
+                return None
+            del results['img_lazy']
+        if box is not None:
+            crop = self._resize_box(img, box)
+        else:
+            crop = self._resize_gray_region(img, region) if self.resize == 'cpu' \
+                else None
+            if crop is None:
+                y, x, ch, cw = region
+                crop = img[y:y + ch, x:x + cw]
+                if self.resize == 'cpu':
+                    crop = self._resize(crop)
+        return self._pack(results, crop, params, kind)
+
+    @staticmethod
+    def _pack(results: dict, crop: np.ndarray, params: Tuple[int, int, int, int],
+              kind: str) -> dict:
         oh, ow, th, tw = params
-        crop = self._resize(img[oh:oh + th, ow:ow + tw])
         results['img'] = crop
         results['img_shape'] = crop.shape[:2]
         results['crop_bbox'] = np.array([ow, oh, ow + tw, oh + th], np.int64)
@@ -303,4 +426,5 @@ class ObjectSensitiveRandomRoICrop(RandomResizedCrop):
                 f'max_roi_attempts={self.max_roi_attempts}, random={self.random}, '
                 f'use_roi={self.use_roi}, crop_ratio_range={self.crop_ratio_range}, '
                 f'interpolation={self.interpolation}, backend={self.backend}, '
-                f'strict={self.strict})')
+                f'strict={self.strict}, resize={self.resize!r}, '
+                f'reduced_decode={self.reduced_decode})')

@@ -1,5 +1,8 @@
 """ObjectSensitiveRandomRoICrop: the sampling statistics of the PAD authors' RoI crop."""
+import hashlib
+import json
 import math
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -135,3 +138,142 @@ def test_gray_fast_resize_gives_the_same_pixels():
         np.testing.assert_array_equal(
             t._resize(colour), mmcv.imresize(colour, (120, 100),
                                              interpolation='bicubic', backend=backend))
+
+
+# ------------------------------------------------ outputs recorded before the rework
+# tests/pad/fixtures/roi_crop_reference.json holds the crops of the version before the
+# gray / lazy-decode paths existed (3-channel images only), for the random stream
+# below: regenerate it only from that version (``python tests/pad/test_roi_crop.py``
+# with it first on PYTHONPATH), never from the code under test.
+REFERENCE = osp.join(osp.dirname(__file__), 'fixtures', 'roi_crop_reference.json')
+
+
+def _reference_inputs():
+    """Gray images as 3 equal channels (two sizes), one colour image, RoIs with
+    valid, outside and too-small boxes, and samples without RoIs."""
+    rng = np.random.default_rng(1234)
+    grays = [rng.integers(0, 256, (256, 320), dtype=np.uint8),
+             rng.integers(0, 256, (512, 640), dtype=np.uint8)]
+    colour = rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)
+    rois = [rng.integers(0, 200, (12, 4)) + [0, 0, 30, 30],
+            np.concatenate([rng.integers(0, 400, (12, 4)) + [0, 0, 40, 40],
+                            [[-5, 0, 100, 100], [600, 500, 100, 100]]]),
+            np.zeros((0, 4), np.int64),
+            np.array([[-5, 0, 100, 100], [10, 10, 20, 200]])]  # every draw rejected
+    return grays, colour, rois
+
+
+def _reference_calls(n: int = 48):
+    """(input image, rois, gray index or None) of each call, in order."""
+    grays, colour, rois = _reference_inputs()
+    calls = []
+    for k in range(n):
+        g = k % 3
+        if g < 2:
+            which = 2 if k % 4 == 0 else 3 if k % 5 == 0 else g
+            calls.append((np.repeat(grays[g][..., None], 3, 2), rois[which], g))
+        else:
+            calls.append((colour, rois[0], None))
+    return calls
+
+
+def _sha(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _record(crop_cls, size=(96, 112)) -> list:
+    out = []
+    t = crop_cls(size=size)
+    np.random.seed(7)
+    for img, rois, _ in _reference_calls():
+        r = t.transform(dict(img=img, rois=rois))
+        out.append(dict(kind=r['roi_crop'], bbox=[int(v) for v in r['crop_bbox']],
+                        shape=list(r['img'].shape), sha256=_sha(r['img'])))
+    return out
+
+
+def test_crops_identical_to_the_recorded_version():
+    with open(REFERENCE) as f:
+        ref = json.load(f)
+    assert len({r['kind'] for r in ref}) == 3           # roi, both fallbacks covered
+    assert _record(ObjectSensitiveRandomRoICrop) == ref
+
+
+def test_gray_2d_crops_equal_channel_0_of_the_recorded_3_channel_crops():
+    """The same random stream on the same gray images given as one channel: the
+    same boxes, and pixels equal to a channel of the 3-channel crop."""
+    with open(REFERENCE) as f:
+        ref = json.load(f)
+    t = ObjectSensitiveRandomRoICrop(size=(96, 112))
+    np.random.seed(7)
+    n_gray = 0
+    for (img, rois, g), want in zip(_reference_calls(), ref):
+        one = np.ascontiguousarray(img[..., 0]) if g is not None else img
+        r = t.transform(dict(img=one, rois=rois))
+        assert [int(v) for v in r['crop_bbox']] == want['bbox']
+        if g is not None:
+            n_gray += 1
+            assert r['img'].shape == (96, 112)
+            assert _sha(np.repeat(r['img'][..., None], 3, 2)) == want['sha256']
+    assert n_gray == 32
+
+
+def test_recorded_reference_detects_a_changed_resize():
+    """Control: a resize with another filter does not match the recording."""
+    import mmcv
+
+    class Bilinear(ObjectSensitiveRandomRoICrop):
+        def _resize(self, crop):
+            return mmcv.imresize(crop, tuple(self.scale[::-1]),
+                                 interpolation='bilinear', backend=self.backend)
+    with open(REFERENCE) as f:
+        ref = json.load(f)
+    got = _record(Bilinear)
+    assert [g['bbox'] for g in got] == [r['bbox'] for r in ref]
+    assert all(g['sha256'] != r['sha256'] for g, r in zip(got, ref))
+
+
+def test_in_place_gray_resize_gives_the_pixels_of_the_copied_crop():
+    """The 2-D path hands Pillow the image rows in place; same pixels as resizing
+    the copied crop, at the image's edges too (the last rows fall back)."""
+    import mmcv
+    t = ObjectSensitiveRandomRoICrop(size=(50, 70))
+    img = np.random.default_rng(5).integers(0, 256, (H, W), dtype=np.uint8)
+    for oh, ow, th, tw in [(0, 0, 60, 60), (10, 250, 100, 70), (H - 61, 3, 60, 90),
+                           (0, 0, H - 1, W), (H - 60, W - 60, 60, 60)]:
+        want = mmcv.imresize(np.ascontiguousarray(img[oh:oh + th, ow:ow + tw]),
+                             (70, 50), interpolation='bicubic', backend='pillow')
+        got = t._resize_gray_region(img, (oh, ow, th, tw))
+        if oh + th == H and ow > 0:
+            assert got is None                        # would map past the buffer
+        else:
+            np.testing.assert_array_equal(got, want)
+    assert t._resize_gray_region(img[:, ::2], (0, 0, 60, 60)) is None
+
+
+def test_device_resize_mode_returns_the_unresized_crop():
+    t = ObjectSensitiveRandomRoICrop(size=64, resize='device')
+    img = np.random.randint(0, 255, (H, W), np.uint8)
+    r = t(dict(img=img, rois=np.array([[100, 80, 90, 90]])))
+    x1, y1, x2, y2 = r['crop_bbox']
+    np.testing.assert_array_equal(r['img'], img[y1:y2, x1:x2])
+    assert r['img_shape'] == (y2 - y1, x2 - x1)
+
+
+def test_bad_new_options_name_the_field():
+    from mmpad.core.arg_check import InvalidArgumentError
+    with pytest.raises(InvalidArgumentError, match='reduced_decode'):
+        ObjectSensitiveRandomRoICrop(reduced_decode=3)
+    with pytest.raises(InvalidArgumentError, match='resize'):
+        ObjectSensitiveRandomRoICrop(resize='gpu')
+    with pytest.raises(KeyError, match='img_lazy'):
+        ObjectSensitiveRandomRoICrop()(dict(rois=np.zeros((0, 4))))
+
+
+if __name__ == '__main__':  # write the reference (only from the version before)
+    import os
+    os.makedirs(osp.dirname(REFERENCE), exist_ok=True)
+    with open(REFERENCE, 'w') as f:
+        f.write('[\n' + ',\n'.join(json.dumps(r) for r in
+                                   _record(ObjectSensitiveRandomRoICrop)) + '\n]\n')
+    print('wrote', REFERENCE)

@@ -25,13 +25,22 @@ runner_type = 'MMPadRunner'
 msip_mean = [96.9255, 96.9255, 96.9255]
 msip_std = [47.7105, 47.7105, 47.7105]
 data_root = 'data/msip/'
+# Gray infrared stays one channel through the pipeline (decoded gray once; the RoI
+# crop, flip and pack move a third of the data); InfraredSelfSupDataPreprocessor
+# expands the (B, 1, H, W) batch to the ViT's 3 channels on the device, which gives
+# the tensor SelfSupDataPreprocessor makes of the same image decoded as 3 equal
+# channels. A colour-encoded JPEG is read as its luma (Y) instead of 3 near-equal
+# channels. For colour data set color_type='color' in safe_load: the preprocessor
+# then takes the stock path.
 data_preprocessor = dict(
-    type='SelfSupDataPreprocessor', mean=msip_mean, std=msip_std, to_rgb=True)
+    type='InfraredSelfSupDataPreprocessor', mean=msip_mean, std=msip_std, to_rgb=True)
 roi_crop_p = 0.85  # probability of an object-sized (not large) RoI crop
 # LoadImageFromFile that skips (and reports, once per file) truncated, empty, non-image
 # files and images below the smallest RoI crop (ObjectSensitiveRandomRoICrop's
-# min_size, 60 px); 16-bit PNGs are rescaled to 8 bits (docs/data.md, "Bad data")
-safe_load = dict(type='LoadImageFromFileSafe', min_size=60)
+# min_size, 60 px); 16-bit PNGs are rescaled to 8 bits (docs/data.md, "Bad data").
+# Faster, not exact (off): lazy_decode=True here with reduced_decode=2 in the RoI
+# crop decodes a JPEG at 1/2 size when the crop is >= 2x the output (448 px).
+safe_load = dict(type='LoadImageFromFileSafe', min_size=60, color_type='grayscale')
 train_pipeline = [
     safe_load,
     dict(type='ObjectSensitiveRandomRoICrop', size=224, p=roi_crop_p),

@@ -22,8 +22,8 @@ from mmengine import fileio
 from mmengine.registry import TRANSFORMS
 
 from mmpad.core import bad_samples
-from mmpad.core.image_check import (JPEG_MAGIC, PNG_MAGIC,
-                                        inspect_image_bytes)
+from mmpad.core.image_check import (JPEG_MAGIC, PNG_MAGIC, ImageInfo,
+                                    inspect_image_bytes)
 from mmpad.core.arg_check import (check_bool, check_choice, check_int,
                                    check_size)
 
@@ -55,6 +55,15 @@ _JPEG_WARNING = re.compile(
 _EXTRANEOUS = re.compile(r'(\d+) extraneous bytes before marker 0xd9')
 #: up to this many extraneous bytes before EOI (or 1 % of the file) are harmless
 _BENIGN_EXTRANEOUS_BYTES = 64
+
+
+#: ``color_type`` -> reduction factor -> OpenCV flag of a reduced-size decode
+_REDUCED_FLAGS = {
+    'grayscale': {2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+                  8: cv2.IMREAD_REDUCED_GRAYSCALE_8},
+    'color': {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+              8: cv2.IMREAD_REDUCED_COLOR_8},
+}
 
 
 def check_image_bytes(data: bytes) -> Optional[Tuple[str, str]]:
@@ -189,6 +198,13 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             reports damaged data while decoding (its warnings on file
             descriptor 2 are collected during the call; other output is passed
             through). The structural check runs whatever this is.
+        lazy_decode: for a JPEG (``cv2`` backend, ``color`` or ``grayscale``),
+            check the file but leave the decoding to the next transform: the
+            sample gets ``img_lazy`` (a :class:`LazyImage`) and ``img_shape``
+            from the header instead of ``img``. Only a transform that reads
+            ``img_lazy`` may follow (``ObjectSensitiveRandomRoICrop``, which can
+            then decode at a reduced size, its ``reduced_decode``). Other files
+            are decoded here as usual.
         **kwargs: :class:`mmcv.transforms.LoadImageFromFile` arguments
             (``to_float32``, ``color_type``, ``imdecode_backend``,
             ``backend_args``, ...). ``ignore_empty`` is accepted and ignored: bad
@@ -198,7 +214,8 @@ class LoadImageFromFileSafe(LoadImageFromFile):
     def __init__(self, min_size: Union[int, Sequence[int]] = 0, strict: bool = False,
                  high_bit_depth: str = 'rescale',
                  max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
-                 check_jpeg_data: bool = True, **kwargs) -> None:
+                 check_jpeg_data: bool = True, lazy_decode: bool = False,
+                 **kwargs) -> None:
         owner = type(self).__name__
         self.min_size = check_size(owner, 'min_size', min_size, lo=0)
         self.strict = check_bool(owner, 'strict', strict)
@@ -207,6 +224,7 @@ class LoadImageFromFileSafe(LoadImageFromFile):
         self.max_pixels = check_int(owner, 'max_pixels', max_pixels, lo=1,
                                     allow_none=True)
         self.check_jpeg_data = check_bool(owner, 'check_jpeg_data', check_jpeg_data)
+        self.lazy_decode = check_bool(owner, 'lazy_decode', lazy_decode)
         for name in ('to_float32', 'ignore_empty'):
             if name in kwargs:
                 check_bool(owner, name, kwargs[name])
@@ -248,8 +266,8 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             kind='high_bit_depth', source=type(self).__name__)
         return img
 
-    def _decode(self, data: bytes, fmt: Optional[str]) -> Tuple[Optional[np.ndarray],
-                                                              str, List[str]]:
+    def _decode(self, data: bytes, fmt: Optional[str],
+                reduce: int = 1) -> Tuple[Optional[np.ndarray], str, List[str]]:
         """(image or None, decoder error text, libjpeg damage warnings)."""
         capture = (self.check_jpeg_data and fmt == 'jpeg' and
                    self.imdecode_backend == 'cv2')
@@ -258,8 +276,12 @@ class LoadImageFromFileSafe(LoadImageFromFile):
         ctx = _FD2.capture() if capture else contextlib.nullcontext([])
         with ctx as captured:
             try:
-                img = mmcv.imfrombytes(data, flag=self.color_type,
-                                       backend=self.imdecode_backend)
+                if reduce > 1:
+                    img = cv2.imdecode(np.frombuffer(data, np.uint8),
+                                       _REDUCED_FLAGS[self.color_type][reduce])
+                else:
+                    img = mmcv.imfrombytes(data, flag=self.color_type,
+                                           backend=self.imdecode_backend)
             except Exception as e:  # noqa: BLE001 - decoder errors vary by backend
                 error = f' ({type(e).__name__}: {e})'
         if captured:
@@ -278,8 +300,9 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             f'max_pixels={self.max_pixels} ({self.max_pixels / 1e6:.1f} Mpx); '
             f'raise max_pixels (or set it to None) to load such images')
 
-    def transform(self, results: dict) -> Optional[dict]:
-        filename = results['img_path']
+    def _load_checked(self, filename: str) -> Optional[Tuple[bytes, ImageInfo]]:
+        """The file's bytes and header info, or ``None`` (reported) if the file
+        cannot be read, is visibly broken or too large by its header."""
         try:
             data = self._read(filename)
         except (OSError, ValueError) as e:  # missing, permissions, backend errors
@@ -292,7 +315,23 @@ class LoadImageFromFileSafe(LoadImageFromFile):
                 info.width * info.height > self.max_pixels:
             return self._too_large(filename, info.width, info.height,
                                    ', declared in its header; not decoded')
+        return data, info
 
+    def _too_small(self, filename: str, h: int, w: int) -> bool:
+        if h < self.min_size[0] or w < self.min_size[1]:
+            self._bad(filename, 'too_small',
+                      f'{h}x{w} pixels (h x w), smaller than min_size '
+                      f'{self.min_size[0]}x{self.min_size[1]}')
+            return True
+        return False
+
+    def decode_checked(self, filename: str, data: bytes, info: ImageInfo,
+                       reduce: int = 1) -> Optional[np.ndarray]:
+        """Decode ``data`` with every check of :meth:`transform`; ``None`` (reported)
+        for a bad image. ``reduce`` 2, 4 or 8 decodes a JPEG at that fraction of
+        its size (libjpeg DCT scaling, ``cv2.IMREAD_REDUCED_*``: ``ceil(h / r) x
+        ceil(w / r)`` pixels, a fraction of the work); ``min_size`` and
+        ``max_pixels`` are then checked on the full size."""
         img = None
         error = ''
         warnings: List[str] = []
@@ -300,7 +339,7 @@ class LoadImageFromFileSafe(LoadImageFromFile):
                 self.high_bit_depth != 'shift':
             img = self._decode_high_bit_depth(data, filename)
         else:
-            img, error, warnings = self._decode(data, info.fmt)
+            img, error, warnings = self._decode(data, info.fmt, reduce)
         if warnings:
             return self._bad(filename, 'corrupt',
                              f'the JPEG decoder reports damaged image data '
@@ -312,28 +351,88 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             return self._bad(filename, 'not_an_image',
                              f'not an image file (starts with {data[:8]!r}){error}')
         h, w = img.shape[:2]
+        if reduce > 1 and info.width and info.height:
+            h, w = info.height, info.width
         if self.max_pixels is not None and h * w > self.max_pixels:
             return self._too_large(filename, w, h, ' decoded')
-        if h < self.min_size[0] or w < self.min_size[1]:
-            return self._bad(filename, 'too_small',
-                             f'{h}x{w} pixels (h x w), smaller than min_size '
-                             f'{self.min_size[0]}x{self.min_size[1]}')
+        if self._too_small(filename, h, w):
+            return None
         if self.to_float32:
             img = img.astype(np.float32)
+        return img
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        loaded = self._load_checked(filename)
+        if loaded is None:
+            return None
+        data, info = loaded
+        if self.lazy_decode and self._can_reduce(data, info):
+            if self._too_small(filename, info.height, info.width):
+                return None
+            results['img_lazy'] = LazyImage(self, filename, data, info)
+            results['img_shape'] = (info.height, info.width)
+            results['ori_shape'] = (info.height, info.width)
+            return results
+        img = self.decode_checked(filename, data, info)
+        if img is None:
+            return None
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def _can_reduce(self, data: bytes, info: ImageInfo) -> bool:
+        """Lazy (reduced-size) decoding applies: a JPEG with a declared size and no
+        Exif block (whose orientation could swap the decoded height and width),
+        decoded by OpenCV in colour or gray, not to float."""
+        return (info.fmt == 'jpeg' and bool(info.width) and bool(info.height) and
+                self.imdecode_backend == 'cv2' and not self.to_float32 and
+                self.color_type in _REDUCED_FLAGS and
+                data.find(b'Exif\x00\x00', 0, 1 << 16) < 0)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(min_size={self.min_size}, '
                 f'strict={self.strict}, high_bit_depth={self.high_bit_depth!r}, '
                 f'max_pixels={self.max_pixels}, '
                 f'check_jpeg_data={self.check_jpeg_data}, '
+                f'lazy_decode={self.lazy_decode}, '
                 f'to_float32={self.to_float32}, color_type={self.color_type!r}, '
                 f'imdecode_backend={self.imdecode_backend!r}, '
                 f'backend_args={self.backend_args})')
 
 
-__all__ = ['LoadImageFromFileSafe', 'check_image_bytes', 'png_bit_depth',
+class LazyImage:
+    """A checked, not yet decoded image file left by
+    ``LoadImageFromFileSafe(lazy_decode=True)``: ``shape`` is ``(h, w)`` from the
+    header; :meth:`decode` runs the loader's decoding and checks (``None``, reported,
+    for a bad image)."""
+
+    __slots__ = ('loader', 'filename', 'data', 'info')
+
+    def __init__(self, loader: LoadImageFromFileSafe, filename: str, data: bytes,
+                 info: ImageInfo) -> None:
+        self.loader, self.filename, self.data, self.info = loader, filename, data, info
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.info.height, self.info.width
+
+    def decode(self, reduce: int = 1) -> Optional[np.ndarray]:
+        """The image at ``1 / reduce`` of its size (1, 2, 4 or 8)."""
+        if reduce not in (1, 2, 4, 8):
+            raise ValueError(f'LazyImage.decode: reduce must be 1, 2, 4 or 8, '
+                             f'not {reduce!r}')
+        return self.loader.decode_checked(self.filename, self.data, self.info, reduce)
+
+    def size_mismatch(self, shape: Tuple[int, int], reduce: int) -> None:
+        """Report (skip, or raise if ``strict``) an image whose decoded size is not
+        the one its header declares."""
+        self.loader._bad(
+            self.filename, 'corrupt',
+            f'decoded at 1/{reduce} to {shape[0]}x{shape[1]} pixels (h x w), but the '
+            f'header declares {self.info.height}x{self.info.width}')
+
+
+__all__ = ['LoadImageFromFileSafe', 'LazyImage', 'check_image_bytes', 'png_bit_depth',
            'rescale_to_uint8', 'DEFAULT_MAX_PIXELS']
