@@ -15,10 +15,8 @@ model = dict(
     # frozen=None -> backbone.* except '.adapter.', neck.decoder_embed
 )
 
-# the held scale predictor gets no gradient: DDP must look for unused parameters
-model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True)
-find_unused_parameters = True
+# DDP needs no find_unused_parameters: the held scale predictor stays in the graph
+# with a zero gradient (see DelayedScaleHook)
 
 custom_hooks = [
     dict(type='DelayedScaleHook', ratio=0.6),

@@ -30,9 +30,8 @@ model = dict(
                               gaussian_window=16)),
     adapter=dict(bottleneck=64, dropout=0.1, scale_mode='concat'))
 
-model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True)
-find_unused_parameters = True
+# DDP needs no find_unused_parameters: the held scale predictor stays in the graph
+# with a zero gradient (see DelayedScaleHook)
 custom_hooks = [
     dict(type='DelayedScaleHook', ratio=0.6),
     dict(type='AdapterCheckpointHook', interval=20, save_last=True),

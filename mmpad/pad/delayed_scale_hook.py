@@ -8,15 +8,19 @@ loops use the same rule on the 0-based iteration index.
 
 Holding is done by ``adapter.detach_scale = True`` (the weight is used detached
 in forward), never by flipping ``requires_grad``: the parameter stays in DDP's
-bucket and in the optimizer from the start, gets no gradient while held
-(``find_unused_parameters=True`` is required under DDP and checked), AdamW skips
-it (so weight decay does not touch it either), and its Adam moments start at the
-release step.
+bucket and in the optimizer from the start. While held it stays in the autograd
+graph with an exact zero gradient (``PatchwiseScaleAdapter.hold_in_graph``), so
+DDP needs no ``find_unused_parameters``, and this hook drops that gradient before
+every optimizer step (an optimizer step pre-hook): AdamW skips the parameter, so
+neither weight decay nor its Adam moments touch it, which start at the release
+step, exactly as with the PAD code's plain detach (no gradient at all). Gradient
+clipping sees the same norm (a zero gradient adds nothing).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
+import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
@@ -54,6 +58,8 @@ class DelayedScaleHook(Hook):
                                                                  by_epoch)
         self.held: Optional[bool] = None
         self.last_held_step: Optional[int] = None
+        self._scale_params: List[nn.Parameter] = []
+        self._handles: list = []
 
     # ----------------------------------------------------------- helpers
     @staticmethod
@@ -61,14 +67,36 @@ class DelayedScaleHook(Hook):
         model = runner.model
         return model.module if is_model_wrapper(model) else model
 
-    def _check_ddp(self, runner) -> None:
+    def _check_ddp(self, runner, learned: list) -> None:
+        if all(a.hold_in_graph for a in learned):
+            return
         model = runner.model
         if is_model_wrapper(model) and hasattr(model, 'find_unused_parameters'):
             if not model.find_unused_parameters:
                 raise RuntimeError(
-                    'DelayedScaleHook: under DDP the held scale predictor gets '
-                    'no gradient, so set model_wrapper_cfg=dict(type='
-                    "'MMDistributedDataParallel', find_unused_parameters=True)")
+                    'DelayedScaleHook: adapters with hold_in_graph=False give '
+                    'the held scale predictor no gradient, so under DDP set '
+                    "model_wrapper_cfg=dict(type='MMDistributedDataParallel', "
+                    'find_unused_parameters=True)')
+
+    def _drop_held_grads(self, optimizer, args, kwargs) -> None:
+        """Optimizer step pre-hook: while held, the scales' (zero) gradients are
+        dropped, so the optimizer skips them (no weight decay, no moments)."""
+        if self.held:
+            for param in self._scale_params:
+                param.grad = None
+
+    def _register_step_hooks(self, runner) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        wrapper = getattr(runner, 'optim_wrapper', None)
+        if wrapper is None:
+            return
+        wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
+        for w in wrappers:
+            self._handles.append(
+                w.optimizer.register_step_pre_hook(self._drop_held_grads))
 
     def _set(self, runner, step: int) -> None:
         held = step <= self.last_held_step
@@ -107,7 +135,9 @@ class DelayedScaleHook(Hook):
                 f'DelayedScaleHook: {len(frozen)} adapters have a scale with '
                 'requires_grad=False; it must stay trainable (it is held by '
                 'detaching, so that DDP all-reduces its gradient once released)')
-        self._check_ddp(runner)
+        self._check_ddp(runner, learned)
+        self._scale_params = [p for a in learned for p in a.scale_parameters()]
+        self._register_step_hooks(runner)
         self.held = None
         self._set(runner, runner.epoch if self.by_epoch else runner.iter)
 
@@ -119,3 +149,8 @@ class DelayedScaleHook(Hook):
                           data_batch=None) -> None:
         if not self.by_epoch and self.last_held_step is not None:
             self._set(runner, runner.iter)
+
+    def after_train(self, runner) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []

@@ -23,6 +23,11 @@ layer_depth_rule`:
 Unlike mmseg's ``LayerDecayOptimizerConstructor`` the weight-decay exemptions are
 given by ``custom_keys`` / ``*_decay_mult`` in the config, so ``pos_embed`` and
 ``cls_token`` really get no weight decay.
+
+The per-parameter groups are merged by equal settings (one group per layer id and
+weight decay, e.g. 28 for ViT-B instead of one per parameter), see
+:class:`~mmpad.engine.optim_constructor.GroupMergingMixin`
+(``paramwise_cfg.merge_groups=False`` keeps one group per parameter).
 """
 from __future__ import annotations
 
@@ -38,19 +43,21 @@ from mmpretrain.registry import \
 
 from mmpad.core.arg_check import check_float
 from mmpad.core.layer_decay import vit_layer_depth
+from mmpad.engine.optim_constructor import GroupMergingMixin
 
 #: where the layer depth of a parameter comes from (see the module docstring)
 DEPTH_RULES = ('names', 'backbone')
 
 
 class LayerDecayOptimWrapperConstructor(
-        LearningRateDecayOptimWrapperConstructor):
+        GroupMergingMixin, LearningRateDecayOptimWrapperConstructor):
     """Layer-decay constructor; the registered names below fix :attr:`depth_rule`.
 
     ``paramwise_cfg`` keys: ``layer_decay_rate`` (required, in (0, 1]),
     ``num_layers`` (rule ``'names'``; default ``model.backbone.num_layers``),
     plus mmpretrain's ``norm_decay_mult``, ``bias_decay_mult``,
-    ``flat_decay_mult`` and ``custom_keys`` (``decay_mult`` only).
+    ``flat_decay_mult`` and ``custom_keys`` (``decay_mult`` only), and
+    ``merge_groups`` (default True: groups of equal settings merged).
     """
 
     #: ``'names'`` or ``'backbone'``, see :meth:`layer_depth_rule`

@@ -134,10 +134,8 @@ def test_pad_fsdp_matches_ddp(demo_data, tmp_path):
     assert any('.adapter.' in k for k in trainable)
     assert any(k.startswith('neck.decoder_blocks.') for k in trainable)
     assert any(k.startswith('backbone.layers.') for k in frozen)
-    # frozen parameters are not in the optimizer
-    clean = log.replace('_fsdp_wrapped_module.', '')
-    assert all(f'{k} is skipped since its requires_grad=False' in clean
-               for k in frozen)
+    # frozen parameters are not in the optimizer (one line with the count)
+    assert f'{len(frozen)} frozen tensors (requires_grad=False) left out' in log
     for k in init:  # the ranks hold one model (checked here, not by the hook)
         assert torch.equal(final[k][0], final1[k][0]), k
     # the adapters and the decoder trained; the frozen encoder did not move

@@ -192,10 +192,50 @@ def test_refuses_frozen_scale_and_ddp_without_unused_detection(
     MODEL_WRAPPERS.register_module(module=FakeDDP, force=True)
     assert is_model_wrapper(FakeDDP(tiny_pad_model))
     runner.model = FakeDDP(tiny_pad_model)
+    # held in the graph (default): DDP needs no unused-parameter detection
+    DelayedScaleHook(by_epoch=True).before_train(runner)
+    # the plain detach gives no gradient at all: then DDP must look for unused
+    for a in _adapters(tiny_pad_model):
+        a.hold_in_graph = False
     with pytest.raises(RuntimeError, match='find_unused_parameters=True'):
         DelayedScaleHook(by_epoch=True).before_train(runner)
     with pytest.raises(ValueError):
         DelayedScaleHook(ratio=1.5)
+
+
+def _train_iters(demo_data, tmp_path, name, max_iters=8):
+    runner = _runner(
+        demo_data, tmp_path, name,
+        train_cfg=dict(_delete_=True, type='IterBasedTrainLoop',
+                       max_iters=max_iters),
+        param_scheduler=None)
+    runner.train()
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_hold_in_graph_is_exact_across_the_release(demo_data, tmp_path,
+                                                   monkeypatch):
+    """8 iterations, held 0-5 (round(0.6 x 8) = 5), learning 6-7: the hold that
+    keeps the predictor in the graph with a zero gradient (dropped before the
+    step) ends with exactly the weights of the plain detach (no gradient)."""
+    from mmpad.core.adapters import PatchwiseScaleAdapter
+    from mmpad.pad.delayed_scale_hook import DelayedScaleHook
+    in_graph = _train_iters(demo_data, tmp_path, 'in_graph')
+    monkeypatch.setattr(PatchwiseScaleAdapter, 'hold_in_graph', False)
+    detached = _train_iters(demo_data, tmp_path, 'detached')
+    monkeypatch.undo()
+    assert in_graph.keys() == detached.keys()
+    for k in in_graph:
+        assert torch.equal(in_graph[k], detached[k]), k
+    scale = [k for k in in_graph if k.endswith('scale_pred.weight')]
+    assert scale and any(in_graph[k].abs().sum() > 0 for k in scale)
+    # control: zero gradients that reach AdamW count steps while held, so the
+    # first updates after the release differ
+    monkeypatch.setattr(DelayedScaleHook, '_drop_held_grads',
+                        lambda self, *args: None)
+    undropped = _train_iters(demo_data, tmp_path, 'undropped')
+    assert not all(torch.equal(undropped[k], detached[k]) for k in scale)
 
 
 def test_warns_without_learned_scale(tiny_pad_model):

@@ -13,6 +13,7 @@ from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmpad.core.layer_decay import vit_layer_id  # noqa: E402
+from mmpad.engine.optim_constructor import group_of_each_param  # noqa: E402
 
 DEMO = 'configs/pad/downstream/demo'
 
@@ -24,9 +25,14 @@ def _groups(repo_root, name, scope):
     cfg.model.backbone.init_cfg = None
     model = registry.build(cfg.model)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    groups = {g['param_name']: g for g in wrapper.optimizer.param_groups}
+    groups = group_of_each_param(model, wrapper.optimizer.param_groups)
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     assert set(groups) == names  # every trainable parameter, once
+    in_groups = [p for g in wrapper.optimizer.param_groups for p in g['params']]
+    assert len(in_groups) == len(names)
+    # merged: one group per (layer id, weight decay)
+    settings = {(g['layer_id'], g['weight_decay']) for g in groups.values()}
+    assert len(wrapper.optimizer.param_groups) == len(settings) < len(names)
     return cfg, groups
 
 

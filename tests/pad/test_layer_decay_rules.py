@@ -10,6 +10,7 @@ from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS as PRETRAIN
 
 from mmpad.core.arg_check import InvalidArgumentError
 from mmpad.core.layer_decay import vit_layer_depth, vit_layer_id
+from mmpad.engine.optim_constructor import group_of_each_param
 from mmpad.pad.layer_decay import (LayerDecayOptimWrapperConstructor,
                                    SelfSupLayerDecayOptimWrapperConstructor,
                                    ViTLayerDecayOptimWrapperConstructor)
@@ -50,7 +51,7 @@ def _build(cls, model, **paramwise):
                                                      weight_decay=0.05)),
                paramwise_cfg=paramwise)
     groups = make(model).optimizer.param_groups
-    return {g['param_name']: g['lr'] for g in groups if 'param_name' in g}
+    return {n: g['lr'] for n, g in group_of_each_param(model, groups).items()}
 
 
 def test_both_names_are_the_one_constructor_in_their_registries():

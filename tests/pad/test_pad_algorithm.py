@@ -11,6 +11,7 @@ from mmpretrain.structures import DataSample
 
 import mmpad  # noqa: F401
 from mmpad.core.adapters import iter_adapters, set_scale_detached
+from mmpad.engine.optim_constructor import group_of_each_param
 
 IMG = 64
 
@@ -110,6 +111,7 @@ def test_frozen_parameters_get_no_gradient(tiny_pad):
             assert p.grad is not None, n
         else:
             assert p.grad is None, n
+    _every_trainable_in_graph_while_held(model, data)
     # nothing before the first adapter needs backward: the patch embedding
     # output does not require grad
     x = model.backbone.patch_embed(torch.randn(1, 3, IMG, IMG))[0]
@@ -148,6 +150,20 @@ def _tiny_clip_checkpoint(path, embed_dim=16):
     torch.save(clip.state_dict(), path)
 
 
+
+def _every_trainable_in_graph_while_held(model, data):
+    """With the scales held, every trainable parameter still gets a gradient (the
+    scale predictors an exact zero): DDP needs no find_unused_parameters."""
+    model.zero_grad(set_to_none=True)
+    set_scale_detached(model, True)
+    model(**data, mode='loss')['loss'].backward()
+    set_scale_detached(model, False)
+    grads = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert grads == _trainable(model)
+    scale = [p for a in iter_adapters(model) for p in a.scale_parameters()]
+    assert scale and all(torch.equal(p.grad, torch.zeros_like(p)) for p in scale)
+    model.zero_grad(set_to_none=True)
+
 def test_pad_milan_trains_adapters_and_decoder_only(tmp_path, tiny_mae):
     ckpt = str(tmp_path / 'clip_tiny.pth')
     _tiny_clip_checkpoint(ckpt)
@@ -177,6 +193,7 @@ def test_pad_milan_trains_adapters_and_decoder_only(tmp_path, tiny_mae):
     grads = {n for n, p in model.named_parameters() if p.grad is not None}
     assert grads <= trainable
     assert 'backbone.layers.0.adapter.up.weight' in grads
+    _every_trainable_in_graph_while_held(model, data)
 
 
 # --------------------------------------------------------------- MaskFeat
@@ -205,6 +222,7 @@ def test_pad_maskfeat(tiny_mae):
     assert any('.adapter.' in n for n in grads)
     assert 'neck.fc.weight' in grads
     assert 'backbone.mask_token' not in _trainable(model)
+    _every_trainable_in_graph_while_held(model, data)
 
 
 # ------------------------------------------------------------- layer decay
@@ -217,8 +235,8 @@ def test_selfsup_layer_decay_constructor(tiny_mae):
             constructor='SelfSupLayerDecayOptimWrapperConstructor',
             optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05),
             paramwise_cfg=dict(layer_decay_rate=0.7, flat_decay_mult=0.0)))
-        lr = {g['param_name']: g['lr'] for g in optim.param_groups
-              if 'param_name' in g}  # (+ mmengine's base-settings group)
+        lr = {n: g['lr'] for n, g in group_of_each_param(
+            model, optim.param_groups).items()}
         # n blocks -> depths 0 (stem) .. n + 1 (after the last block / decoder)
         n = tiny_mae['backbone']['arch']['num_layers']
         assert lr['backbone.patch_embed.projection.weight'] == \

@@ -72,6 +72,8 @@ optim_wrapper = dict(
     optimizer=dict(
         type='AdamW', lr=base_lr * 4096 / 256, betas=(0.9, 0.95),
         weight_decay=0.05),
+    # mmengine's paramwise rules, groups of equal settings merged (2 AdamW groups)
+    constructor='GroupMergingOptimWrapperConstructor',
     # no decay on 1-D tensors (norms, biases, the adapter LN); mask_token and the
     # scale predictor weight are not 1-D, so they are decayed unless switched off
     paramwise_cfg=dict(

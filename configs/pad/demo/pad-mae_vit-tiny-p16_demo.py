@@ -11,10 +11,8 @@ model = dict(
     algorithm={{_base_.model}},
     adapter=dict(bottleneck=8, dropout=0.1, scale_mode='concat'))
 
-# the held scale predictor gets no gradient: DDP must look for unused parameters
-model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True)
-find_unused_parameters = True
+# DDP needs no find_unused_parameters: the held scale predictor stays in the graph
+# with a zero gradient (see DelayedScaleHook)
 # The unit tests of the PAD hooks train this model from random weights; a real run
 # starts from a checkpoint (tools/demo.py passes load_from, as the header says).
 # Without this flag a type='PAD' config with neither load_from nor a Pretrained

@@ -9,7 +9,6 @@
 _base_ = ['./pad-mae_vit-tiny-p16_demo.py']
 
 model_wrapper_cfg = dict(
-    _delete_=True,
     type='PADFullyShardedDataParallel',
     auto_wrap_policy='pad_fsdp_wrap_policy',
     use_orig_params=True,  # the optimizer and the hooks use the model's parameters

@@ -57,6 +57,26 @@ def fixed_scale_value(scale_mode: str, layer_idx: int, num_layers: int,
                      f'({", ".join(FIXED_SCALE_MODES)})')
 
 
+class _ZeroGradAttach(torch.autograd.Function):
+    """``x`` unchanged; ``weight`` joins the graph with an exact zero gradient.
+
+    A held scale is used detached, so the forward value and every other gradient
+    are those of the detached computation, but the weight stays in the autograd
+    graph: DDP sees it used (its zero gradient is all-reduced with the others)
+    and needs no ``find_unused_parameters``. Nothing is saved for backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
+        ctx.weight_meta = (weight.shape, weight.dtype, weight.device)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        shape, dtype, device = ctx.weight_meta
+        return grad, torch.zeros(shape, dtype=dtype, device=device)
+
+
 #: the adapter settings a config may give (``adapter=`` of ``PAD``,
 #: ``adapter_cfg=`` of the PAD backbones, :func:`inject_adapters`)
 ADAPTER_ARGS = ('bottleneck', 'dropout', 'scale_mode', 'constant')
@@ -116,10 +136,16 @@ class PatchwiseScaleAdapter(BaseModule):
 
     Attributes:
         detach_scale (bool): when True the learned scale (``scale_pred.weight``
-            or the scalar) is used detached, so it receives no gradient while
-            staying ``requires_grad=True`` (delayed scale learning under DDP,
-            ``DelayedScaleHook``).
+            or the scalar) is held: used detached, staying
+            ``requires_grad=True`` (delayed scale learning, ``DelayedScaleHook``).
+            With :attr:`hold_in_graph` (default) it gets an exact zero gradient
+            and stays in the graph (DDP needs no ``find_unused_parameters``; the
+            hook drops the zero gradient before the optimizer step); without,
+            it gets no gradient at all (the PAD code's plain detach).
+        hold_in_graph (bool): see ``detach_scale``. Defaults to True.
     """
+
+    hold_in_graph: bool = True
 
     def __init__(self,
                  embed_dims: int,
@@ -212,12 +238,28 @@ class PatchwiseScaleAdapter(BaseModule):
         """The scale s, (B, T, 1) in the learned fusion modes, a 0-d tensor
         otherwise."""
         if self.scale_mode == 'scalar':
-            return self.scale.detach() if self.detach_scale else self.scale
+            return self._held(self.scale.detach(), self.scale) \
+                if self.detach_scale else self.scale
         if self.scale_mode in FIXED_SCALE_MODES:
             return self.scale
         weight = self.scale_pred.weight  # (1, 2C) or (1, C)
         if self.detach_scale:
-            weight = weight.detach()
+            return self._held(
+                self._learned_scale(adapter_out, mlp_out, weight.detach()),
+                weight)
+        return self._learned_scale(adapter_out, mlp_out, weight)
+
+    def _held(self, scale: Tensor, weight: Tensor) -> Tensor:
+        """A held scale: ``scale`` (computed from the detached weight), with
+        ``weight`` attached by a zero gradient when :attr:`hold_in_graph`."""
+        if self.hold_in_graph and torch.is_grad_enabled() and weight.requires_grad:
+            return _ZeroGradAttach.apply(scale, weight)
+        return scale
+
+    def _learned_scale(self, adapter_out: Tensor, mlp_out: Tensor,
+                       weight: Tensor) -> Tensor:
+        """sigmoid of the fusion logit with ``weight`` (1, 2C) / (1, C);
+        (B, T, 1)."""
         if self.scale_mode == 'concat':
             # w^T [M ; A] = w_M^T M + w_A^T A, without materialising the concat
             c = self.embed_dims

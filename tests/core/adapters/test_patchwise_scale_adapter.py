@@ -112,10 +112,21 @@ def test_detach_scale_blocks_gradient_only(mode):
         ad.up.weight.normal_()
     x, m = torch.randn(2, 3, 8), torch.randn(2, 3, 8)
     (scale_param, ) = ad.scale_parameters()
+    free = ad(x, m)
     ad.detach_scale = True
+    held = ad(x, m)
+    assert torch.equal(held, free)  # same value, held or not
+    held.sum().backward()
+    # held in the graph: an exact zero gradient, the others as without it
+    assert scale_param.requires_grad and torch.equal(
+        scale_param.grad, torch.zeros_like(scale_param))
+    up_grad = ad.up.weight.grad.clone()
+    ad.zero_grad(set_to_none=True)
+    ad.hold_in_graph = False  # the plain detach: no gradient at all
     ad(x, m).sum().backward()
-    assert scale_param.requires_grad and scale_param.grad is None
-    assert ad.up.weight.grad is not None
+    assert scale_param.grad is None
+    assert torch.equal(ad.up.weight.grad, up_grad)
+    ad.zero_grad(set_to_none=True)
     ad.detach_scale = False
     ad(x, m).sum().backward()
     assert scale_param.grad is not None and scale_param.grad.abs().sum() > 0

@@ -31,6 +31,7 @@ optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    constructor='GroupMergingOptimWrapperConstructor',
     paramwise_cfg=dict(flat_decay_mult=0.0))
 max_epochs = 6
 warmup_epochs = 1
