@@ -25,7 +25,8 @@ so ``mmpad.pretrain`` never imports mmdet or mmseg. :func:`lazy_exports` gives a
 method package (``mmpad.pad``, ``mmpad.aligndet``, ``mmpad.sop``, ...) the names
 its modules register as attributes, each imported on first use, so that
 ``from mmpad.pad import PADViTDet`` works and ``import mmpad.pad`` alone imports
-no host library.
+no host library. :func:`lazy_names` does the same for a package that exports
+names it does not register (``mmpad.core``, ``mmpad.core.proposals``).
 """
 from __future__ import annotations
 
@@ -166,22 +167,20 @@ def modules_for(host: str) -> List[str]:
 
 
 def register_host(host: str) -> List[str]:
-    """Import every module that registers into ``host`` (see the table above)."""
+    """Import every module that registers into ``host`` (see the table above),
+    after :mod:`mmpad.core.checkpoint` (importing it routes mmengine's checkpoint
+    loaders through the safe loader), whichever entry point runs first."""
     names = modules_for(host)
+    importlib.import_module(PACKAGE + '.core.checkpoint')
     for name in names:
         importlib.import_module(name)
     return names
 
 
-def lazy_exports(package: str) -> Tuple[List[str], Callable[[str], object]]:
-    """``__all__`` and a module ``__getattr__`` for ``package``: every name its
-    modules register, imported from its module on first access."""
-    prefix = package + '.'
-    where: Dict[str, Tuple[str, str]] = {}
-    for name, info in sorted(scan().items()):
-        if name.startswith(prefix):
-            for exported, attr in info.exports:
-                where.setdefault(exported, (name, attr))
+def lazy_names(package: str, where: Dict[str, Tuple[str, str]]
+               ) -> Tuple[List[str], Callable[[str], object]]:
+    """``__all__`` and a module ``__getattr__`` for ``package``: each name of
+    ``where`` (exported name -> (module, attribute)) imported on first access."""
 
     def __getattr__(attr: str) -> object:
         if attr not in where:
@@ -191,3 +190,14 @@ def lazy_exports(package: str) -> Tuple[List[str], Callable[[str], object]]:
         return getattr(importlib.import_module(module), name)
 
     return sorted(where), __getattr__
+
+
+def lazy_exports(package: str) -> Tuple[List[str], Callable[[str], object]]:
+    """:func:`lazy_names` for every name the modules of ``package`` register."""
+    prefix = package + '.'
+    where: Dict[str, Tuple[str, str]] = {}
+    for name, info in sorted(scan().items()):
+        if name.startswith(prefix):
+            for exported, attr in info.exports:
+                where.setdefault(exported, (name, attr))
+    return lazy_names(package, where)

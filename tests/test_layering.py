@@ -165,3 +165,112 @@ def test_control_scan_reads_hosts_and_registered_names(tmp_path):
     assert infos['fakepkg.b'].exports == (('Renamed', 'B'), ('B', 'B'))
     assert infos['fakepkg.c'].hosts == frozenset()
     assert infos['fakepkg.c'].registered == ()
+
+
+# ------------------------------------------------ what an import really loads
+# Run in fresh interpreters: sys.modules after an import, not the source text.
+# mmpretrain 1.2.0 itself imports mmdet.models when mmdet is installed
+# (mmpretrain/models/utils/res_layer_extra_norm.py), so on a full install "no
+# mmdet" is checked two ways: with mmdet and mmseg made unimportable (a PAD
+# pre-training machine without them), and as "nothing beyond what mmpretrain loads".
+_BLOCK_HOSTS = '''
+import sys, traceback
+attempts = []
+class _BlockHosts:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('mmdet', 'mmseg'):
+            stack = traceback.extract_stack()[:-1]
+            if not any(f.name == 'find_spec' and 'importlib.util' in f.filename
+                       for f in stack):  # an import, not a find_spec probe
+                attempts.append([f.filename for f in stack
+                                 if not f.filename.startswith('<frozen')][-1])
+            raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+        return None
+sys.meta_path.insert(0, _BlockHosts())
+'''
+#: what mmpad's mmpretrain modules import from mmpretrain
+_MMPRETRAIN = 'import mmpretrain.models, mmpretrain.engine, mmpretrain.datasets'
+
+
+def _loaded(statement: str, block_hosts: bool = False) -> dict:
+    """``hosts``: the host libraries a fresh interpreter holds after ``statement``;
+    ``blocked_from``: with ``block_hosts``, the files that tried to import mmdet or
+    mmseg (made unimportable)."""
+    import json
+    import subprocess
+    import sys
+    code = (_BLOCK_HOSTS if block_hosts else 'attempts = []\n') + statement + '\n' + (
+        'import json, sys\n'
+        f'print(json.dumps(dict(hosts=[m for m in {registration.HOSTS!r} '
+        'if m in sys.modules], blocked_from=attempts)))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, cwd=osp.dirname(registration.ROOT))
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(hosts=set(res['hosts']), blocked_from=res['blocked_from'])
+
+
+def _hosts_with_entry_points() -> set:
+    """mmdet / mmseg where installed with the compiled mmcv ops they need."""
+    import importlib.util
+
+    def found(name):
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+    return ({h for h in ('mmdet', 'mmseg') if found(h)}
+            if found('mmcv._ext') else set())
+
+
+def _package_imports_entry_points_eagerly() -> List[str]:
+    """The entry points ``mmpad/__init__.py`` imports when it runs (outside any
+    function): while it imports ``mmpad.det`` / ``mmpad.seg`` itself, importing
+    any submodule registers every host."""
+    import ast
+    with open(osp.join(registration.ROOT, '__init__.py'), encoding='utf-8') as f:
+        tree = ast.parse(f.read())
+    found, todo = [], list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found += [f'{node.module}.{a.name}' for a in node.names] + [node.module]
+        todo.extend(ast.iter_child_nodes(node))
+    return sorted({n for n in found if n in ('mmpad.det', 'mmpad.seg')})
+
+
+def test_pretrain_entry_runs_without_mmdet_and_mmseg():
+    """With mmdet and mmseg unimportable, ``import mmpad.pretrain`` registers every
+    module it registers otherwise, and no mmpad file even tries to import them."""
+    res = _loaded('import mmpad.pretrain\n'
+                  'assert mmpad.pretrain.REGISTERED_MODULES == __import__('
+                  '"mmpad.registration").registration.modules_for("mmpretrain")',
+                  block_hosts=True)
+    assert res['hosts'] & {'mmdet', 'mmseg'} == set()
+    pkg = registration.ROOT + osp.sep
+    assert [f for f in res['blocked_from'] if f.startswith(pkg)] == []
+
+
+def test_control_blocked_hosts_are_seen():
+    """The same probe on the mmdet entry point: mmpad's own files try mmdet."""
+    res = _loaded('try:\n    import mmpad.det\nexcept ImportError:\n    pass',
+                  block_hosts=True)
+    pkg = registration.ROOT + osp.sep
+    assert [f for f in res['blocked_from'] if f.startswith(pkg)]
+
+
+def test_import_mmpad_pretrain_loads_no_host_beyond_mmpretrain_s_own():
+    eager = _package_imports_entry_points_eagerly()
+    if eager:
+        pytest.skip(f'mmpad/__init__.py imports {", ".join(eager)} when it runs, so '
+                    'every submodule import registers all hosts; this test runs once '
+                    'the package registers only what the imported entry point needs')
+    baseline = _loaded(_MMPRETRAIN)['hosts']
+    assert _loaded('import mmpad.pretrain')['hosts'] <= baseline
+    hosts = _hosts_with_entry_points()
+    if hosts - baseline:  # control: the whole package loads mmseg (and mmdet)
+        assert not _loaded('import mmpad')['hosts'] <= baseline

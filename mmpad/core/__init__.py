@@ -3,16 +3,19 @@
 proposals (:mod:`.proposals`), bad-data tracking (:mod:`.bad_samples`,
 :mod:`.image_check`), layer-decay depths (:mod:`.layer_decay`), argument and
 config checks. Nothing here imports mmpretrain, mmdet or mmseg.
-"""
-from mmpad.core.checkpoint import (CheckpointLoadError, CheckpointMismatchError,
-                                   CorruptCheckpointError,
-                                   UnsafeCheckpointError,
-                                   check_checkpoint_compatible,
-                                   install_safe_checkpoint_loading,
-                                   torch_load_checked, verify_checkpoint)
-from mmpad.core.config_check import ConfigError, check_config
 
-__all__ = ['install_safe_checkpoint_loading', 'torch_load_checked',
-           'verify_checkpoint', 'CheckpointLoadError', 'CorruptCheckpointError',
-           'UnsafeCheckpointError', 'CheckpointMismatchError',
-           'check_checkpoint_compatible', 'ConfigError', 'check_config']
+The names below are imported from their modules on first use: importing one piece
+(``mmpad.core.proposals`` in a numpy-only tool) imports neither torch nor mmengine
+with the checkpoint and config code.
+"""
+from mmpad.registration import lazy_names
+
+_CHECKPOINT = ('install_safe_checkpoint_loading', 'torch_load_checked',
+               'verify_checkpoint', 'CheckpointLoadError', 'CorruptCheckpointError',
+               'UnsafeCheckpointError', 'CheckpointMismatchError',
+               'check_checkpoint_compatible')
+
+__all__, __getattr__ = lazy_names(__name__, {
+    **{n: ('mmpad.core.checkpoint', n) for n in _CHECKPOINT},
+    **{n: ('mmpad.core.config_check', n) for n in ('ConfigError', 'check_config')},
+})

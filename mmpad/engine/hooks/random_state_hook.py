@@ -7,10 +7,15 @@ iteration counters, but not the RNG states: after a resume, MAE's random masks,
 dropout and every augmentation drawn in the main process come from a freshly
 seeded generator, so the resumed run drifts from the uninterrupted one.
 
-What is saved (per rank; in distributed runs the states of all ranks are gathered
-after every iteration and epoch, so rank 0, which writes the checkpoint, has them;
-``checkpoint['rng_states']`` is a list indexed by rank): python ``random``, numpy's global
-generator, torch's CPU generator and, on GPU machines, the current CUDA device's generator.
+What is saved (per rank; ``checkpoint['rng_states']`` is a list indexed by rank):
+python ``random``, numpy's global generator, torch's CPU generator and, on GPU machines,
+the current CUDA device's generator. In distributed runs rank 0 writes the checkpoint
+(mmengine's ``Runner.save_checkpoint`` runs on rank 0 only, but every rank calls it:
+``CheckpointHook`` saves on all ranks at the same iteration / epoch / validation), so the
+hook wraps the runner's ``save_checkpoint`` and gathers the states of all ranks there,
+once per checkpoint written (a few KB), and never in an iteration that writes none.
+A hook of another package that calls ``runner.save_checkpoint`` must do so on every
+rank, as ``CheckpointHook`` does, or the gather waits for the ranks that did not.
 
 When it is restored: at the first ``before_train_epoch`` after the resume, i.e.
 after mmengine has re-seeded (it does when the checkpoint's seed differs from the
@@ -103,34 +108,38 @@ class RandomStateHook(Hook):
     ``custom_hooks`` of a config trained with mmengine's own Runner.
     """
 
-    # before CheckpointHook (VERY_LOW): the states are gathered before a save
     priority = 'LOW'
 
     def __init__(self) -> None:
         self._pending: Optional[List[Dict[str, Any]]] = None
         self._gathered: Optional[List[Dict[str, Any]]] = None
 
-    # mmengine saves checkpoints on rank 0 only (``Runner.save_checkpoint`` is
-    # ``master_only``), so the other ranks' states are gathered beforehand, after
-    # every iteration and epoch (a few KB; this hook runs before CheckpointHook)
-    def _gather(self) -> None:
-        if get_world_size() > 1:
-            self._gathered = all_gather_object(get_rng_states())
+    def before_train(self, runner) -> None:
+        """Wrap ``runner.save_checkpoint``: on every rank, gather all ranks' states
+        right before the (rank-0) save, the only collective this hook makes."""
+        save = runner.save_checkpoint
+        if getattr(save, '_gathers_rng_states', False):
+            return  # wrapped already (a second train() of the same runner)
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
-        self._gather()
+        def save_checkpoint(*args, **kwargs):
+            if get_world_size() > 1:
+                self._gathered = all_gather_object(get_rng_states())
+            try:
+                return save(*args, **kwargs)
+            finally:
+                self._gathered = None
 
-    def after_train_epoch(self, runner) -> None:
-        self._gather()
+        save_checkpoint._gathers_rng_states = True  # type: ignore[attr-defined]
+        runner.save_checkpoint = save_checkpoint
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         states = [get_rng_states()]  # this (the saving) rank, exactly now
         if get_world_size() > 1:
             if self._gathered is None:
                 runner.logger.warning(
-                    'RandomStateHook: no RNG states of the other ranks yet; '
-                    'this checkpoint will resume with fresh generators')
+                    'RandomStateHook: no RNG states of the other ranks (the '
+                    'checkpoint was not written through runner.save_checkpoint '
+                    'on every rank); it will resume with fresh generators')
                 return
             states = list(self._gathered)
             states[get_rank()] = get_rng_states()
