@@ -23,8 +23,10 @@ that a process that never imports a host does not pay for it: a numpy-only tool
 ``import mmpad.pretrain`` imports neither mmdet nor mmseg.
 :func:`register_all` imports everything at once, as ``import mmpad`` did before.
 
-A registration waits while mmcv or a host is still being imported (a chain such
-as mmcv -> mmengine), and runs when that import has finished.
+A registration waits while mmcv, a host or an mmpad submodule is still being
+imported (chains such as mmcv -> mmengine, or ``mmpad.core.config_check`` ->
+mmengine -> ``mmpad.engine`` -> ``mmpad.core.config_check``), and runs when that
+import has finished.
 """
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ ACTIONS: Dict[str, List[str]] = {
     'mmdet': ['mmpad.det'],
     'mmseg': ['mmpad.seg'],
 }
-#: packages whose import is watched; nothing is registered while one is running
+#: packages whose import is watched; nothing is registered while one of them, or
+#: an mmpad submodule, is being imported
 WATCHED = ('mmcv', ) + tuple(ACTIONS)
+_OWN = 'mmpad.'
 
 _pending: List[str] = []
 _done: set = set()
@@ -72,10 +76,16 @@ def _register(host: str) -> None:
         importlib.import_module(module)
 
 
+def _blocked() -> bool:
+    """A watched package or an mmpad submodule is being imported."""
+    return any(_initializing(name) for name in WATCHED) or any(
+        _initializing(name) for name in list(sys.modules) if name.startswith(_OWN))
+
+
 def _drain() -> None:
     """Register the pending hosts, unless a watched import is still running."""
     global _running
-    if _running or any(_initializing(name) for name in WATCHED):
+    if _running or not _pending or _blocked():
         return
     _running = True
     try:
@@ -117,11 +127,12 @@ class _Loader:
 
 
 class HostImportFinder:
-    """A :data:`sys.meta_path` finder that wraps the loaders of :data:`WATCHED`."""
+    """A :data:`sys.meta_path` finder that wraps the loaders of :data:`WATCHED`
+    and of mmpad's submodules."""
 
     @classmethod
     def find_spec(cls, fullname: str, path=None, target=None):
-        if fullname not in WATCHED:
+        if fullname not in WATCHED and not fullname.startswith(_OWN):
             return None
         for finder in sys.meta_path:
             if finder is cls or not hasattr(finder, 'find_spec'):

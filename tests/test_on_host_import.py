@@ -63,3 +63,13 @@ print(sorted(m for m in {HEAVY} if m in sys.modules),
 def test_entry_attributes_after_a_bare_import():
     out = _run('import mmpad; print(mmpad.det.__name__, mmpad.core.__name__)')
     assert 'mmpad.det mmpad.core' in out, out
+
+
+def test_host_imported_by_an_mmpad_module_registers_after_it():
+    """mmpad.core.config_check imports mmengine, whose registration imports
+    mmpad.engine, which imports mmpad.core.config_check: the registration waits
+    until config_check has finished (else: ImportError, partially initialised)."""
+    out = _run('from mmpad.core import ConfigError\n'
+               'from mmengine.registry import RUNNERS\n'
+               "print(ConfigError.__name__, RUNNERS.get('MMPadRunner') is not None)")
+    assert 'ConfigError True' in out, out
