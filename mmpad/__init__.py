@@ -5,41 +5,36 @@ mmpad module into the registries of the installed hosts:
 
 * :mod:`mmpad.pretrain` -> mmpretrain (needs no compiled mmcv ops),
 * :mod:`mmpad.det`      -> mmdet,
-* :mod:`mmpad.seg`      -> mmsegmentation.
+* :mod:`mmpad.seg`      -> mmsegmentation,
 
-Each can also be imported alone. Importing mmpad also makes mmengine's checkpoint
-loading work under torch >= 2.6 (installed by :mod:`mmpad.core.checkpoint`, see
+and :mod:`mmpad.engine` into mmengine's root registries. Each host is registered
+into when it is imported: at once for the hosts the process has already imported,
+else right after the host's own package has run, before anything can look up its
+registries (:mod:`mmpad.on_host_import`). A process that imports no host, such as
+``tools/generate_proposals.py``, does not import torch, mmdet or mmseg;
+:func:`register_all` imports them all now. Each entry can also be imported alone.
+
+mmengine's checkpoint loading is made to work under torch >= 2.6 in the same way,
+when mmengine is imported (:mod:`mmpad.core.checkpoint`, see
 :mod:`mmpad.core.checkpoint.loading`).
 """
+import importlib
 import importlib.util
 
-import mmpad.core.checkpoint  # noqa: F401  (installs the safe loader)
+from mmpad.on_host_import import activate as _activate
+from mmpad.on_host_import import register_all
 from mmpad.version import __version__
 
+_activate()
 
-def _installed(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+_ENTRIES = ('core', 'engine', 'pretrain', 'det', 'seg')
 
 
-import mmpad.engine  # noqa: E402,F401  (root-registry pieces)
-
-if _installed('mmpretrain'):
-    import mmpad.pretrain  # noqa: F401
-
-if _installed('mmdet') or _installed('mmseg'):
-    if _installed('mmcv._ext'):  # compiled ops: mmdet / mmseg models need them
-        if _installed('mmdet'):
-            import mmpad.det  # noqa: F401
-        if _installed('mmseg'):
-            import mmpad.seg  # noqa: F401
-    else:
-        import warnings
-        warnings.warn('mmcv was installed without compiled ops (mmcv-lite): '
-                      'mmpad.det and mmpad.seg are not registered; '
-                      'run tools/install_env.sh for the full stack.')
+def __getattr__(name: str):
+    """``mmpad.det`` and the like after a bare ``import mmpad``."""
+    if name in _ENTRIES:
+        return importlib.import_module(f'{__name__}.{name}')
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def _pkgmap():
@@ -63,4 +58,4 @@ def _pkgmap():
 # with mmpad's .pth file (see _mmpad_pkgmap.py).
 _pkgmap().install()
 
-__all__ = ['__version__']
+__all__ = ['__version__', 'register_all']

@@ -136,5 +136,7 @@ print('[install_env] torch', torch.__version__, '| mmcv', mmcv.__version__,
       '| mmengine', mmengine.__version__, '| mmdet', mmdet.__version__,
       '| mmseg', mmseg.__version__, '| mmpretrain', mmpretrain.__version__)
 PY
+# compile the proposal kernels into numba's cache (first proposal call ~1 s, not ~20 s)
+"$py" -m mmpad.core.proposals.warmup
 echo "$want_stamp" > "$stamp_file"
 log "done in $(( $(date +%s) - t0 )) s; venv size $(du -sh "$VENV" | cut -f1)"

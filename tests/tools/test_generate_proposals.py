@@ -110,3 +110,15 @@ def test_coco_json_with_ann_file_nms_metadata_and_resume(demo_data, tmp_path, ca
     bad.write_text('{"images": ')
     with pytest.raises(ValueError, match='bad.json'):
         tool.main(['--img-dir', img_dir, '--ann-file', str(bad), '--out-json', out])
+
+
+def test_tool_imports_neither_torch_nor_the_hosts():
+    """The proposal tool is numpy-only: importing it (and mmpad through it) pulls
+    in no torch, mmengine, mmcv or host library."""
+    code = (f'import runpy, sys; runpy.run_path({TOOL!r}, run_name="not_main"); '
+            "print(sorted(m for m in ('torch', 'mmengine', 'mmcv', 'mmpretrain', "
+            "'mmdet', 'mmseg') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith('[]'), proc.stdout

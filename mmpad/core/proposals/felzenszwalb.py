@@ -11,12 +11,17 @@ compression. This module computes the same labels faster:
   bits; SIMD ``np.sort``), repaired to exact cost order; equal costs come in index
   order, and the kernel checks that their order cannot change the result, else
   the edges are re-sorted with ``np.argsort`` (scikit-image's tie order);
-* a numba kernel that decodes edges from their index, compresses paths and keeps
-  scikit-image's C types: the merge threshold ``Int + scale / size`` is rounded
-  to float32 (``cdef float``) before the comparison with the float64 cost.
+* a numba kernel that decodes edges from their index, runs a union-find by size
+  with path halving (a root stores minus its size: one random access reads the
+  link and the size), and keeps scikit-image's C types: the merge threshold
+  ``Int + scale / size`` is rounded to float32 (``cdef float``) before the
+  comparison with the float64 cost.
 
-Without numba, scikit-image's function is called (same labels, slower). Labels
-are numbered in raster order of first appearance, as scikit-image's are.
+Which pixel is a segment's root does not change the segments. scikit-image makes
+the smaller index the root and numbers the segments by their roots, i.e. in
+raster order of first appearance; the kernel numbers them the same way at the
+end. Without numba, or for images of 2**29 pixels or more (edge indices must fit
+in int32), scikit-image's function is called (same labels, slower).
 """
 from __future__ import annotations
 
@@ -94,13 +99,14 @@ def edge_order(costs: np.ndarray):
         costs: (E,) float64, >= 0.
 
     Returns:
-        ``(order, sorted_costs, tied)``: (E,) intp permutation, ``costs[order]``
-        and whether two positive costs are equal.
+        ``(order, sorted_costs, tied)``: (E,) int32 permutation (E < 2**31;
+        half the memory traffic of intp), ``costs[order]`` and whether two
+        positive costs are equal.
     """
     n = costs.size
     bits = max(1, int(n - 1).bit_length())
-    if n < 2 or bits > 40:
-        order = np.argsort(costs)
+    if n < 2:
+        order = np.argsort(costs).astype(np.int32)
         return order, costs[order], True
     mask = np.uint64((1 << bits) - 1)
     key = costs.view(np.uint64) & ~mask
@@ -108,7 +114,7 @@ def edge_order(costs: np.ndarray):
     key.sort()
     if numba is not None:
         return _get_extract()(key, bits, costs)
-    order = (key & mask).astype(np.intp)
+    order = (key & mask).astype(np.int32)
     s = costs[order]
     if (s[1:] < s[:-1]).any():
         # keys that share the truncated cost: a stable sort by the exact cost
@@ -126,10 +132,10 @@ def _extract_kernel(key, bits, costs):  # pragma: no cover (jitted)
     """
     n = key.size
     mask = np.uint64((1 << bits) - 1)
-    order = np.empty(n, np.intp)
+    order = np.empty(n, np.int32)
     s = np.empty(n)
     for i in range(n):
-        idx = np.intp(key[i] & mask)
+        idx = np.int32(key[i] & mask)
         v = costs[idx]
         j = i
         while j > 0 and s[j - 1] > v:
@@ -147,16 +153,35 @@ def _extract_kernel(key, bits, costs):  # pragma: no cover (jitted)
 
 
 def _find(parent, a):  # pragma: no cover (jitted)
-    """Root of ``a`` with path halving."""
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
-    return a
+    """Root of ``a`` (a root holds minus its segment's size) with path halving."""
+    while True:
+        p = parent[a]
+        if p < 0:
+            return a
+        g = parent[p]
+        if g < 0:
+            return p
+        parent[a] = g
+        a = g
+
+
+def _union(parent, ra, rb):  # pragma: no cover (jitted)
+    """Link two roots by size (the larger one stays the root); returns the root."""
+    if parent[ra] > parent[rb]:          # sizes are stored negated
+        ra, rb = rb, ra
+    parent[ra] += parent[rb]
+    parent[rb] = ra
+    return ra
 
 
 def _merge_kernel(order, costs, h, w, scale, min_size,
                   check_ties):  # pragma: no cover (jitted)
     """Greedy merge + small-segment pass; returns (labels, tie_conflict).
+
+    Union by size with path halving (near-linear after the sort). Which pixel
+    is a segment's root does not change the partition (scikit-image makes the
+    smaller index the root): the labels are assigned in raster order of first
+    appearance at the end, which is the order of scikit-image's roots.
 
     Edges of equal cost w come in index order here, not in ``np.argsort``'s tie
     order. With ``check_ties`` the kernel verifies that this cannot change the
@@ -175,14 +200,9 @@ def _merge_kernel(order, costs, h, w, scale, min_size,
       second touch is reported as a conflict.
     """
     n = h * w
-    parent = np.arange(n).astype(np.int32)
-    # per segment [tau, size]: tau = float32(Int + scale / size), the merge
-    # threshold as scikit-image rounds it (``cdef float``); size is exact in
-    # float32 up to 2**24 pixels. 8 bytes per segment keeps the random accesses
-    # in cache.
-    seg = np.empty((n, 2), np.float32)
-    seg[:, 0] = np.float32(0.0 + scale / 1.0)
-    seg[:, 1] = 1.0
+    parent = np.full(n, -1, np.int32)
+    tau = np.full(n, np.float32(0.0 + scale / 1.0), np.float32)
+    stamp = np.full(n if check_ties else 1, -1, np.int64)
     n_right = h * (w - 1)
     n_down = (h - 1) * w
     n_diag = (h - 1) * (w - 1)
@@ -194,7 +214,6 @@ def _merge_kernel(order, costs, h, w, scale, min_size,
     rej_b = np.empty(order.size, np.int32)
     rej_k = np.empty(order.size, np.int64)
     n_rej = 0
-    stamp = np.full(n if check_ties else 1, -1, np.int64)
     gid = 0
     for k in range(order.size):
         q = order[k]
@@ -231,13 +250,11 @@ def _merge_kernel(order, costs, h, w, scale, min_size,
         rb = _find(parent, b)
         if ra == rb:
             continue
-        if costs[k] < np.float64(min(seg[ra, 0], seg[rb, 0])):
-            if ra > rb:
-                ra, rb = rb, ra
-            parent[rb] = ra
-            seg[ra, 1] += seg[rb, 1]
-            seg[ra, 0] = np.float32(costs[k] + scale / np.float64(seg[ra, 1]))
-            if check_ties and not costs[k] < np.float64(seg[ra, 0]):
+        c = costs[k]
+        if c < np.float64(min(tau[ra], tau[rb])):
+            r = _union(parent, ra, rb)
+            tau[r] = np.float32(c + scale / np.float64(-parent[r]))
+            if check_ties and not c < np.float64(tau[r]):
                 return np.empty(0, np.int32), True
         else:
             rej_a[n_rej] = a
@@ -258,28 +275,28 @@ def _merge_kernel(order, costs, h, w, scale, min_size,
                 return np.empty(0, np.int32), True
         if ra == rb:
             continue
+        small_a = -parent[ra] < min_size
+        small_b = -parent[rb] < min_size
         if tie:
-            if seg[ra, 1] < min_size:
+            if small_a:
                 stamp[ra] = gid
-            if seg[rb, 1] < min_size:
+            if small_b:
                 stamp[rb] = gid
-        if seg[ra, 1] >= min_size and seg[rb, 1] >= min_size:
+        if not (small_a or small_b):
             continue
-        if ra > rb:
-            ra, rb = rb, ra
-        parent[rb] = ra
-        seg[ra, 1] += seg[rb, 1]
+        r = _union(parent, ra, rb)
         if tie:
-            stamp[ra] = gid                  # holds a segment that was small
-    labels = np.empty(n, np.int32)
+            stamp[r] = gid              # holds a segment that was small
+    labels = np.full(n, -1, np.int32)
     count = 0
-    for p in range(n):                       # roots are their component's minimum
+    for p in range(n):                       # raster order of first appearance
         r = _find(parent, p)
-        if r == p:
-            labels[p] = count
+        lab = labels[r]
+        if lab < 0:                          # first pixel of its segment
+            lab = count
+            labels[r] = count
             count += 1
-        else:
-            labels[p] = labels[r]
+        labels[p] = lab
     return labels, False
 
 
@@ -313,6 +330,7 @@ def _get_kernel():
 if numba is not None:
     # jitted at import (compiled lazily); the kernel calls it by its global name
     _find = jit(_find, inline='always')
+    _union = jit(_union, inline='always')
 
 
 def felzenszwalb(image: np.ndarray, scale: float, sigma: float,
@@ -327,7 +345,8 @@ def felzenszwalb(image: np.ndarray, scale: float, sigma: float,
     Returns:
         (H, W) int32 labels, numbered in raster order of first appearance.
     """
-    if numba is None or image.ndim != 3 or min(image.shape[:2]) < 2:
+    if numba is None or image.ndim != 3 or min(image.shape[:2]) < 2 or \
+            4 * image.shape[0] * image.shape[1] >= 2 ** 31:
         from skimage.segmentation import felzenszwalb as sk_felzenszwalb
         from skimage.util import img_as_float
         return sk_felzenszwalb(img_as_float(image), scale=scale, sigma=sigma,
@@ -339,7 +358,7 @@ def felzenszwalb(image: np.ndarray, scale: float, sigma: float,
     labels, conflict = kernel(order, sorted_costs, h, w, float(scale) / 255.,
                               int(min_size), tied)
     if conflict:        # equal costs whose order may matter: use np.argsort's
-        order = np.argsort(costs)
+        order = np.argsort(costs).astype(np.int32)
         labels, _ = kernel(order, costs[order], h, w, float(scale) / 255.,
                            int(min_size), False)
     return labels.reshape(h, w)
