@@ -33,21 +33,33 @@ fail), and reads the inner module's ``state_dict`` before the first forward
 shards). The wrapper fixes the root at construction and runs ``init_weights`` on
 the gathered parameters.
 
+Checkpoints are unsharded, as under DDP, so that they load into the plain model and
+the converters: :meth:`PADFullyShardedDataParallel.full_state_dict` and
+:meth:`~PADFullyShardedDataParallel.full_optim_state_dict` gather the weights and
+the optimizer state (by parameter name) to rank 0 (``MMPadRunner.save_checkpoint``
+writes them within :func:`full_checkpoint_state`);
+:meth:`~PADFullyShardedDataParallel.load_full_state_dict` and
+:meth:`~PADFullyShardedDataParallel.optim_state_dict_to_load` put such a file back
+into the shards (``load_from``, ``--resume``).
+
 Host-free: only torch and mmengine.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.dist import broadcast
+from mmengine.dist import all_gather_object, all_reduce, broadcast, get_rank
 from mmengine.logging import print_log
 from mmengine.model.wrappers import MMFullyShardedDataParallel
 from mmengine.registry import FUNCTIONS, MODEL_WRAPPERS
+from torch.distributed.fsdp import FullStateDictConfig
 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+from torch.distributed.fsdp import StateDictType
 
 from mmpad.core.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter
 
@@ -273,6 +285,11 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         # the root's children are units (or split further) even in a model that
         # is uniformly trainable (SOP), which no mixed module would split
         _MIXED_PARENT.update(module.children())
+        # names, shapes and dtypes of the unsharded model's state_dict (meta
+        # tensors, no memory): what a checkpoint is checked against before loading
+        full_state_meta: Dict[str, torch.Tensor] = {
+            k: torch.empty_like(v, device='meta')
+            for k, v in module.state_dict().items()}
         # every rank starts from rank 0's weights, as DDP does at construction
         # (FSDP's sync_module_states does that on GPUs only)
         for tensor in [*module.parameters(), *module.buffers()]:
@@ -280,6 +297,7 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         super().__init__(module=module, auto_wrap_policy=auto_wrap_policy,
                          use_orig_params=True, device_id=device_id, **kwargs)
         self.pad_ignored_frozen = sorted(auto_ignored)
+        self.full_state_meta = full_state_meta
         counts = check_fsdp_units(self)
         # mmengine's Runner broadcasts the inner module's state_dict after
         # init_weights: for parameters left in the root unit those entries are
@@ -319,6 +337,172 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         (:func:`use_fsdp_grad_clip`)."""
         use_fsdp_grad_clip(self, optim_wrapper)
         return super().train_step(data, optim_wrapper)
+
+    def full_state_dict(self) -> Dict[str, torch.Tensor]:
+        """The unsharded ``state_dict`` of the wrapped model on rank 0, on the CPU,
+        keys as in the unwrapped model (``{}`` on the other ranks).
+
+        A collective: every rank must call it.
+        """
+        with FSDP.state_dict_type(
+                self, StateDictType.FULL_STATE_DICT,
+                FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
+            return self.state_dict()
+
+    def load_full_state_dict(self, state_dict: Dict[str, torch.Tensor],
+                             strict: bool = False):
+        """Load an unsharded ``state_dict`` (keys as in the unwrapped model, the
+        whole of it on every rank) into the shards.
+
+        The values are copied in place into the gathered parameters, which are
+        written back into the shards (as :meth:`_init_full` does): FSDP's own
+        ``load_state_dict`` replaces the shards' storage, so that the
+        optimizer's parameters (``use_orig_params`` views) would be updated on
+        stale storage afterwards, and the next step would start from the wrong
+        weights.
+
+        Returns:
+            ``torch.nn.modules.module._IncompatibleKeys`` (missing / unexpected
+            keys, unwrapped names).
+
+        Raises:
+            RuntimeError: a shape differs, or (``strict``) a key is missing or
+                unexpected, naming the keys.
+        """
+        from torch.nn.modules.module import _IncompatibleKeys
+        own = {clean_name(n): t for n, t in [*self.module.named_parameters(),
+                                              *self.module.named_buffers()]}
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        wrong = [f'{k}: checkpoint {tuple(v.shape)}, model '
+                 f'{tuple(self.full_state_meta[k].shape)}'
+                 for k, v in state_dict.items()
+                 if k in own and tuple(v.shape) != tuple(self.full_state_meta[k].shape)]
+        if wrong or (strict and (missing or unexpected)):
+            raise RuntimeError(
+                'PADFullyShardedDataParallel: the state_dict does not fit the '
+                f'model: shapes {wrong[:5]}, missing {missing[:5]}, unexpected '
+                f'{unexpected[:5]}')
+        with FSDP.summon_full_params(self, writeback=True), torch.no_grad():
+            for k, t in own.items():
+                if k in state_dict:
+                    t.copy_(state_dict[k])
+        return _IncompatibleKeys(missing, unexpected)
+
+    def _shard_parts(self) -> Dict[int, Optional[slice]]:
+        """By parameter id: the part of the flattened full parameter this rank's
+        (``use_orig_params``) view holds, ``None`` if none."""
+        part: Dict[int, Optional[slice]] = {}
+        for unit in FSDP.fsdp_modules(self):
+            flat = getattr(getattr(unit, '_handle', None), 'flat_param', None)
+            for p, info in zip(getattr(flat, '_params', None) or [],
+                               getattr(flat, '_shard_param_infos', ())):
+                part[id(p)] = slice(info.intra_param_start_idx,
+                                    info.intra_param_end_idx + 1) \
+                    if info.in_shard else None
+        return part
+
+    def full_optim_state_dict(self, optimizer: torch.optim.Optimizer) -> dict:
+        """``optimizer``'s unsharded state on rank 0, on the CPU: ``{'state':
+        {name: {key: value}}, 'param_groups': [{..., 'params': [name, ...]}]}``
+        with the unwrapped parameter names and full-shape tensors (``{}`` on the
+        other ranks).
+
+        A collective: every rank must call it. (Not ``FSDP.optim_state_dict``:
+        on CPU / gloo in torch 2.14 it writes ``exp_avg_sq``'s values as AdamW's
+        ``exp_avg``.) Each state tensor is assembled by a sum over the ranks of
+        their parts.
+        """
+        names = {id(p): clean_name(n) for n, p in self.named_parameters()}
+        part = self._shard_parts()
+        order, local = [], {}
+        for group in optimizer.param_groups:
+            for p in group['params']:
+                order.append(names[id(p)])
+                local[names[id(p)]] = (p, optimizer.state.get(p, {}))
+        # which state entries exist (a rank whose shard misses a parameter has
+        # none for it); scalars travel as values
+        meta = {fqn: {k: ('tensor', v.dtype) if torch.is_tensor(v) and v.dim() > 0
+                      else ('value', v) for k, v in st.items()}
+                for fqn, (_, st) in local.items()}
+        everyone = all_gather_object(meta)
+        out_state = {}
+        for fqn in order:
+            entries: Dict[str, tuple] = {}
+            for m in everyone:
+                entries.update(m.get(fqn, {}))
+            p, st = local[fqn]
+            full_shape = self.full_state_meta[fqn].shape
+            numel = self.full_state_meta[fqn].numel()
+            state = {}
+            for key, (kind, info) in entries.items():
+                if kind == 'value':
+                    state[key] = info.clone() if torch.is_tensor(info) else info
+                    continue
+                full = torch.zeros(numel, dtype=info, device=p.device)
+                cut = part.get(id(p))
+                if key in st and cut is not None:
+                    full[cut] = st[key].flatten()
+                all_reduce(full, op='sum')
+                state[key] = full.view(full_shape).cpu()
+            if state:
+                out_state[fqn] = state
+        groups = [{**{k: v for k, v in g.items() if k != 'params'},
+                   'params': [names[id(p)] for p in g['params']]}
+                  for g in optimizer.param_groups]
+        if get_rank() != 0:
+            return {}
+        return {'state': out_state, 'param_groups': groups}
+
+    def optim_state_dict_to_load(self, optimizer: torch.optim.Optimizer,
+                                 state: dict) -> dict:
+        """The state for ``optimizer.load_state_dict`` on this rank from the
+        unsharded ``state`` of :meth:`full_optim_state_dict` (read on every
+        rank): each tensor of a parameter's state is cut to the part of the
+        parameter this rank's shard holds; entries other than ``state`` /
+        ``param_groups`` (e.g. the AMP ``loss_scaler``) are kept.
+
+        (The counterpart of :meth:`full_optim_state_dict`, which does not use
+        ``FSDP.optim_state_dict``.)
+
+        Raises:
+            ValueError: ``state`` is not such a state, or its parameter groups
+                name other parameters than ``optimizer``'s.
+        """
+        if not {'state', 'param_groups'} <= set(state):
+            raise ValueError(
+                'PADFullyShardedDataParallel: the optimizer state to resume has no '
+                f"'state' / 'param_groups' (keys: {sorted(state)[:5]})")
+        names = {id(p): clean_name(n) for n, p in self.named_parameters()}
+        part = self._shard_parts()
+        saved_groups = state['param_groups']
+        if len(saved_groups) != len(optimizer.param_groups):
+            raise ValueError(
+                f'PADFullyShardedDataParallel: the optimizer state to resume has '
+                f'{len(saved_groups)} parameter groups, the optimizer '
+                f'{len(optimizer.param_groups)}')
+        local_state, groups, index = {}, [], 0
+        for saved, group in zip(saved_groups, optimizer.param_groups):
+            fqns = [names.get(id(p), '?') for p in group['params']]
+            if list(saved['params']) != fqns:
+                raise ValueError(
+                    'PADFullyShardedDataParallel: the optimizer state to resume '
+                    f'has parameter group {list(saved["params"])[:3]}, the '
+                    f'optimizer {fqns[:3]}')
+            ids = []
+            for p, fqn in zip(group['params'], fqns):
+                cut = part.get(id(p))
+                if fqn in state['state'] and cut is not None:
+                    local_state[index] = {
+                        k: v.flatten()[cut].clone()
+                        if torch.is_tensor(v) and v.dim() > 0 else v
+                        for k, v in state['state'][fqn].items()}
+                ids.append(index)
+                index += 1
+            groups.append({**saved, 'params': ids})
+        rest = {k: v for k, v in state.items()
+                if k not in ('state', 'param_groups')}
+        return {'state': local_state, 'param_groups': groups, **rest}
 
     def _init_full(self, init: Callable, *args, **kwargs):
         """Run ``init`` (the model's ``init_weights``) with every unit's full
@@ -378,3 +562,46 @@ def use_fsdp_grad_clip(model: FSDP, optim_wrapper) -> None:
         return model.clip_grad_norm_(max_norm, norm_type)
 
     optim_wrapper.clip_func = clip_full_norm
+
+
+@contextlib.contextmanager
+def full_checkpoint_state(model: nn.Module, optim_wrapper,
+                          save_optimizer: bool = True) -> Iterator[None]:
+    """Within it, mmengine's ``Runner.save_checkpoint`` writes an unsharded
+    checkpoint of the :class:`PADFullyShardedDataParallel` ``model`` on rank 0:
+    the wrapped model's ``state_dict`` (read by the Runner) is the full one
+    (:meth:`~PADFullyShardedDataParallel.full_state_dict`) and so is
+    ``optim_wrapper.state_dict()`` (the optimizer's state by parameter name, plus
+    e.g. the AMP ``loss_scaler``). Both are gathered on entering, a collective:
+    every rank must enter (``Runner.save_checkpoint`` itself runs on rank 0 only).
+    The files load into the plain model and resume under FSDP
+    (:meth:`~PADFullyShardedDataParallel.optim_state_dict_to_load`).
+    """
+    inner = model.module
+    weights = model.full_state_dict()
+    patched = {inner: weights}
+    if save_optimizer:
+        optimizer = getattr(optim_wrapper, 'optimizer', None)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                'PADFullyShardedDataParallel checkpoints need one optimizer '
+                f'(an OptimWrapper); got {type(optim_wrapper).__name__}')
+        local = type(optim_wrapper).state_dict(optim_wrapper)
+        patched[optim_wrapper] = {
+            **model.full_optim_state_dict(optimizer),
+            **{k: v for k, v in local.items() if k not in ('state', 'param_groups')}}
+
+    def reader(obj, full):
+        def state_dict(*args, **kwargs):
+            if args or kwargs:  # nn.Module.state_dict recursing into children
+                return type(obj).state_dict(obj, *args, **kwargs)
+            return full
+        return state_dict
+
+    for obj, full in patched.items():
+        obj.state_dict = reader(obj, full)
+    try:
+        yield
+    finally:
+        for obj in patched:
+            del obj.state_dict

@@ -31,6 +31,9 @@
   :class:`~mmpad.core.CheckpointMismatchError` instead of mmengine's warning and
   a silently random model. ``checkpoint_compat_check = False`` in the config skips
   the check; a dict passes options (e.g. ``dict(min_loaded_fraction=0.2)``).
+* A model sharded by :class:`~mmpad.engine.fsdp_wrap.PADFullyShardedDataParallel`
+  is saved unsharded (rank 0 writes the full weights and optimizer state, as a DDP
+  run does) and loaded from such files (``load_from``, ``--resume``).
 
 Configs select it with ``runner_type = 'MMPadRunner'``; ``tools/train.py`` uses it
 for every config that does not name another runner.
@@ -54,6 +57,8 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_state_dict
 
 from mmpad.engine.config_text import CachedTextConfig
+from mmpad.engine.fsdp_wrap import (PADFullyShardedDataParallel,
+                                    full_checkpoint_state)
 from mmpad.engine.hooks.nonfinite_loss_hook import NonFiniteLossHook
 from mmpad.engine.hooks.random_state_hook import RandomStateHook
 from mmpad.core.checkpoint.resume import find_resume_checkpoint, pin_resume_seed
@@ -295,6 +300,18 @@ class MMPadRunner(Runner):
                 model_wrapper_cfg['device_ids'] = None
         return super().wrap_model(model_wrapper_cfg, model)
 
+    def save_checkpoint(self, *args, **kwargs) -> None:
+        """mmengine's ``save_checkpoint`` (rank 0 writes); a model sharded by
+        ``PADFullyShardedDataParallel`` is written unsharded: its full weights
+        and optimizer state are gathered to rank 0 first, on every rank."""
+        if not isinstance(self.model, PADFullyShardedDataParallel):
+            return super().save_checkpoint(*args, **kwargs)
+        # mmengine's signature: out_dir, filename, file_client_args, save_optimizer
+        save_optimizer = kwargs.get('save_optimizer',
+                                    args[3] if len(args) > 3 else True)
+        with full_checkpoint_state(self.model, self.optim_wrapper, save_optimizer):
+            return super().save_checkpoint(*args, **kwargs)
+
     def resume(self, filename: str, *args, **kwargs) -> None:
         """mmengine's resume; the checkpoint must be of this very model."""
         self._resuming_checkpoint = True
@@ -317,6 +334,8 @@ class MMPadRunner(Runner):
         checkpoint = read_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        fsdp = self.model if isinstance(self.model,
+                                        PADFullyShardedDataParallel) else None
         # what mmengine loads: checkpoint['state_dict'] (else the checkpoint),
         # keys revised, every entry, the _metadata of versioned modules kept
         state_dict = read_state_dict(
@@ -327,16 +346,29 @@ class MMPadRunner(Runner):
             # a test-time-augmentation wrapper (``tools/test.py --tta``) is loaded
             # into the model it wraps, by mmengine's load_state_dict: check that one
             from mmengine.model import BaseTTAModel
+            target = model.module if isinstance(model, BaseTTAModel) else model
             report = check_checkpoint_compatible(
-                model.module if isinstance(model, BaseTTAModel) else model,
-                state_dict, filename,
+                target if fsdp is None else fsdp.full_state_meta,
+                state_dict, filename, what=type(target).__name__,
                 resume=getattr(self, '_resuming_checkpoint', False),
                 **(dict(option) if isinstance(option, dict) else {}))
             self.logger.info(f'Checkpoint {filename} fits the model: '
                              f'{report.counts()}')
         # mmengine's public loader: non-strict load, missing / unexpected keys
         # printed as warnings, as Runner.load_checkpoint does (logger=None)
-        load_state_dict(model, state_dict, strict)
+        if fsdp is None:
+            load_state_dict(model, state_dict, strict)
+        else:  # the full tensors into the shards, the optimizer state likewise
+            keys = fsdp.load_full_state_dict(state_dict, strict)
+            for what, names in (('missing keys in source', keys.missing_keys),
+                                ('unexpected key in source', keys.unexpected_keys)):
+                if names:
+                    self.logger.warning(f'{what} state_dict: {", ".join(names)}')
+            if (getattr(self, '_resuming_checkpoint', False)
+                    and 'optimizer' in checkpoint
+                    and hasattr(self.optim_wrapper, 'optimizer')):
+                checkpoint['optimizer'] = fsdp.optim_state_dict_to_load(
+                    self.optim_wrapper.optimizer, checkpoint['optimizer'])
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -8,12 +8,16 @@ merges one back into a full checkpoint (e.g. the ImageNet one it started from).
 File format: ``{'meta': {'adapter_only': True, 'epoch', 'iter', 'keys',
 'include_trainable', ...}, 'state_dict': {name: tensor}}``; it loads with
 mmengine's ``load_checkpoint(..., strict=False)`` too.
+
+Under FSDP (:class:`~mmpad.engine.fsdp_wrap.PADFullyShardedDataParallel`) the
+entries are taken from the unsharded state dict gathered to the main process
+(every rank takes part), so the file is the same as under DDP.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import torch
 from mmengine.dist import is_main_process
@@ -26,23 +30,36 @@ from mmpad.core.adapters import ADAPTER_KEY
 from mmpad.core.atomic_file import save_atomic  # noqa: F401 (exported)
 from mmpad.core.arg_check import (check_bool, check_int, check_str,
                                    check_str_list)
+from mmpad.engine.fsdp_wrap import PADFullyShardedDataParallel, clean_name
 
 ADAPTER_ONLY_PREFIX = 'adapter_only_'
 
 
+def select_keys(model: torch.nn.Module, names: Iterable[str],
+                keys: Sequence[str] = (ADAPTER_KEY, ),
+                include_trainable: bool = False) -> List[str]:
+    """The ``names`` (of ``model``'s state dict) to save: those containing one of
+    ``keys`` (parameters and buffers), plus every trainable parameter when
+    ``include_trainable`` (e.g. the SSL decoder, to resume PAD training). Names
+    are those of the unwrapped model (FSDP's ``_fsdp_wrapped_module.`` segments
+    removed)."""
+    trainable = {clean_name(n) for n, p in model.named_parameters()
+                 if p.requires_grad} if include_trainable else set()
+    return [name for name in names
+            if name in trainable or any(k in '.' + name for k in keys)]
+
+
 def select_state(model: torch.nn.Module,
                  keys: Sequence[str] = (ADAPTER_KEY, ),
-                 include_trainable: bool = False) -> Dict[str, torch.Tensor]:
-    """The entries of ``model.state_dict()`` to save: names containing one of
-    ``keys`` (parameters and buffers), plus every trainable parameter when
-    ``include_trainable`` (e.g. the SSL decoder, to resume PAD training)."""
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad} \
-        if include_trainable else set()
-    out = {}
-    for name, value in model.state_dict().items():
-        if name in trainable or any(k in '.' + name for k in keys):
-            out[name] = value.detach().cpu().clone()
-    return out
+                 include_trainable: bool = False,
+                 state: Optional[Dict[str, torch.Tensor]] = None
+                 ) -> Dict[str, torch.Tensor]:
+    """The entries of ``model.state_dict()`` (or of ``state``, e.g. the model's
+    unsharded state dict under FSDP) that :func:`select_keys` selects, copied to
+    the CPU."""
+    state = model.state_dict() if state is None else state
+    return {name: state[name].detach().cpu().clone()
+            for name in select_keys(model, state, keys, include_trainable)}
 
 
 @HOOKS.register_module()
@@ -89,7 +106,10 @@ class AdapterCheckpointHook(Hook):
         self.out_dir = self.out_dir or runner.work_dir
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
-        if not select_state(model, self.keys, self.include_trainable):
+        # under FSDP: the names of the unsharded model (no gathering)
+        full = getattr(runner.model, 'full_state_meta', None)
+        names = model.state_dict() if full is None else full
+        if not select_keys(model, names, self.keys, self.include_trainable):
             raise RuntimeError(
                 f'AdapterCheckpointHook: no state_dict entry of '
                 f'{type(model).__name__} matches {list(self.keys)}; is this a '
@@ -122,11 +142,14 @@ class AdapterCheckpointHook(Hook):
         ``epoch`` / ``it`` are the completed epochs / iterations (as in
         mmengine's checkpoint meta).
         """
-        if not is_main_process():
-            return None
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
-        state = select_state(model, self.keys, self.include_trainable)
+        # under FSDP every rank takes part in gathering the unsharded state
+        full = runner.model.full_state_dict() if isinstance(
+            runner.model, PADFullyShardedDataParallel) else None
+        if not is_main_process():
+            return None
+        state = select_state(model, self.keys, self.include_trainable, full)
         path = osp.join(self.out_dir, f'{ADAPTER_ONLY_PREFIX}{tag}.pth')
         meta = dict(
             adapter_only=True,

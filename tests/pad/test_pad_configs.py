@@ -118,3 +118,59 @@ def test_milan_and_maskfeat_versions():
                              for n in trainable)
     assert sum(p.numel() for n, p in model.named_parameters()
                if n in trainable and '.adapter.' in n) == 1226496
+
+
+def _adapter_count(embed_dims, num_layers, bottleneck=64):
+    """Trainable parameters of the concat-fusion adapters: per block the adapter
+    LayerNorm (2d), down (d x r + r), up (r x d + d) and the bias-free scale
+    predictor on [M ; A] (2d): 2dr + r + 5d."""
+    d, r = embed_dims, bottleneck
+    return num_layers * (2 * d * r + r + 5 * d)
+
+
+@pytest.mark.parametrize('name, embed_dims, num_layers, adapters, patches', [
+    ('pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py', 768, 12, 1226496, 196),
+    ('pad-mae_vit-large-p16_8xb512-amp-coslr-100e_msip.py', 1024, 24, 3270144, 196),
+    ('pad-mae_vit-huge-p14_8xb512-amp-coslr-100e_msip.py', 1280, 32, 5449728, 256),
+])
+def test_pad_mae_adapter_counts_by_size(name, embed_dims, num_layers, adapters,
+                                        patches):
+    assert _adapter_count(embed_dims, num_layers) == adapters
+    cfg = _cfg(name)
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model.to_dict())
+    counted = sum(p.numel() for n, p in model.named_parameters()
+                  if p.requires_grad and '.adapter.' in n)
+    assert counted == adapters
+    assert len(model.backbone.layers) == num_layers
+    assert model.backbone.embed_dims == embed_dims
+    # the frozen encoder with a decoder whose table fits the patch grid
+    assert model.neck.decoder_pos_embed.shape == (1, patches + 1, 512)
+    assert model.neck.decoder_embed.weight.shape == (512, embed_dims)
+    assert not any(p.requires_grad for n, p in model.backbone.named_parameters()
+                   if '.adapter.' not in n)
+    assert cfg.load_from.startswith('checkpoints/mae_vit-')
+    # the metafile states the same count for the config and its FSDP twin
+    import yaml
+    with open(osp.join(REPO, 'configs/pad/metafile.yml')) as f:
+        meta = {m['Name']: m for m in yaml.safe_load(f)['Models']}
+    for twin in (name[:-3], name[:-3] + '_fsdp'):
+        if twin in meta or twin == name[:-3]:
+            assert meta[twin]['Metadata']['Adapter Parameters'] == adapters, twin
+
+
+@pytest.mark.parametrize('size', ['base-p16', 'large-p16'])
+def test_pad_mae_fsdp_twins(size):
+    plain = _cfg(f'pad-mae_vit-{size}_8xb512-amp-coslr-100e_msip.py')
+    cfg = _cfg(f'pad-mae_vit-{size}_8xb512-amp-coslr-100e_msip_fsdp.py')
+    wrapper = cfg.model_wrapper_cfg
+    assert wrapper.type == 'PADFullyShardedDataParallel'
+    assert wrapper.auto_wrap_policy == 'pad_fsdp_wrap_policy'
+    assert wrapper.use_orig_params and 'find_unused_parameters' not in wrapper
+    opt = cfg.optim_wrapper
+    assert opt.type == 'AmpOptimWrapper' and opt.use_fsdp
+    # no rule by number of dimensions (FSDP's flat views are all 1-d)
+    assert dict(opt.paramwise_cfg) == dict(norm_decay_mult=0.0, bias_decay_mult=0.0)
+    assert cfg.model == plain.model and cfg.load_from == plain.load_from
+    assert cfg.default_hooks.checkpoint == plain.default_hooks.checkpoint
+    assert cfg.custom_hooks == plain.custom_hooks

@@ -24,12 +24,12 @@ find_unused_parameters = False  # a DDP setting; FSDP has none
 optim_wrapper = dict(
     paramwise_cfg=dict(_delete_=True, norm_decay_mult=0.0, bias_decay_mult=0.0))
 
-# Sharded checkpoints are not supported yet: the stock CheckpointHook and mmpad's
-# AdapterCheckpointHook read the (sharded) parameters of the wrapped model, so
-# this recipe saves none.
-default_hooks = dict(checkpoint=None)
+# Checkpoints are unsharded, as under DDP: MMPadRunner gathers the full weights and
+# optimizer state to rank 0 (they load into the plain model and resume under FSDP),
+# and AdapterCheckpointHook writes the same adapter-only file as under DDP.
 custom_hooks = [
     dict(type='DelayedScaleHook', ratio=0.6),
+    dict(type='AdapterCheckpointHook', interval=3, save_last=True),
     # compares the full (gathered) gradients of all ranks before every step
     dict(type='GradientSyncCheckHook'),
 ]
