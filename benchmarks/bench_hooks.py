@@ -31,6 +31,7 @@ import os
 import os.path as osp
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -165,12 +166,18 @@ def worker(rank: int, port: int, args, out_path: str) -> None:
 
 
 def pad_vit_b_step_s(batch: int) -> float:
-    """CPU time of one PAD-MAE ViT-B/16 training step (``bench_pad.py``'s worker)."""
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    import bench_pad
-    ns = argparse.Namespace(batch=batch, steps=2, warmup=1, threads=1, device='cpu',
-                            amp=False)
-    return bench_pad.run_worker(ns, 'b', 'pad')['step_s']
+    """CPU time of one PAD-MAE ViT-B/16 training step, measured by
+    ``benchmarks/bench_pad.py``'s worker (its command line: benchmarks import the
+    package only, not each other)."""
+    cmd = [sys.executable, osp.join(osp.dirname(osp.abspath(__file__)), 'bench_pad.py'),
+           '--worker', '--arch', 'b', '--mode', 'pad', '--batch', str(batch),
+           '--steps', '2', '--warmup', '1', '--threads', '1']
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore'))
+    if proc.returncode != 0:
+        raise RuntimeError(f'bench_pad.py worker failed:\n{proc.stderr[-3000:]}')
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')][-1]
+    return json.loads(line)['step_s']
 
 
 def _free_port() -> int:

@@ -29,20 +29,32 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import os
 import os.path as osp
 import socket
 import statistics
+import subprocess
 import sys
 import time
 import types
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
-sys.path.insert(0, HERE)
 
-import bench_pad  # noqa: E402  (the MAE configs and the memory worker)
+BENCH_PAD = osp.join(osp.dirname(osp.abspath(__file__)), 'bench_pad.py')
+
+
+def bench_pad(*argv: str) -> dict:
+    """The last JSON line ``benchmarks/bench_pad.py ARGV`` prints (its command line:
+    benchmarks import the package only, not each other)."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    proc = subprocess.run([sys.executable, BENCH_PAD, *argv], capture_output=True,
+                          text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f'bench_pad.py {" ".join(argv)} failed:\n{proc.stderr[-3000:]}')
+    return json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith('{')][-1])
 
 ROWS = ('groups', 'log', 'ddp', 'memory')
 PAD_CFG = 'configs/pad/pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip.py'
@@ -50,12 +62,12 @@ OPTIM = dict(type='AdamW', lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05)
 
 
 def build_mae(arch: str, pad: bool, img: int = 224):
-    """MAE (``bench_pad.mae_cfg``) or its PAD version, built and initialised."""
+    """MAE (``bench_pad.py --print-cfg``) or its PAD version, built and initialised."""
     import mmpad  # noqa: F401
     from mmengine.logging import MMLogger
     from mmpretrain.registry import MODELS
     MMLogger.get_instance('bench_optim', log_level='WARNING')
-    cfg = bench_pad.mae_cfg(arch)
+    cfg = bench_pad('--print-cfg', arch)
     if img != 224:
         cfg['backbone']['img_size'] = img
         cfg['neck']['num_patches'] = (img // 16)**2
@@ -291,10 +303,10 @@ def bench_ddp(args) -> None:
 def bench_memory(args) -> None:
     print(f'\n== PAD vs full continual pre-training, MAE ViT-{args.arch.upper()}, '
           'peak memory (bench_pad.py) ==')
-    wargs = bench_pad.parse_args(['--archs', args.arch, '--batch', '2',
-                                  '--steps', '2'])
-    pad = bench_pad.run_worker(wargs, args.arch, 'pad')
-    full = bench_pad.run_worker(wargs, args.arch, 'full')
+    worker = ['--worker', '--arch', args.arch, '--batch', '2', '--steps', '2',
+              '--warmup', '1', '--threads', '1']
+    pad = bench_pad(*worker, '--mode', 'pad')
+    full = bench_pad(*worker, '--mode', 'full')
     mem_p = pad['peak_rss_mb'] - pad['rss_imports_mb']
     mem_f = full['peak_rss_mb'] - full['rss_imports_mb']
     print(f'  peak memory above imports (MB): PAD {mem_p:.0f}, full {mem_f:.0f}: '
@@ -305,7 +317,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--rows', default=','.join(ROWS),
                    help=f'comma list of {ROWS}')
-    p.add_argument('--arch', default='s', choices=list(bench_pad.ARCHS),
+    p.add_argument('--arch', default='s', choices=['s', 'b', 'l'],
                    help='MAE encoder of the groups, DDP and memory rows')
     p.add_argument('--steps', type=int, default=30, help='timed AdamW steps')
     p.add_argument('--warmup', type=int, default=2)

@@ -367,6 +367,8 @@ def parse_args(argv=None):
     p.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--arch', default='b', help=argparse.SUPPRESS)
     p.add_argument('--mode', default='pad', help=argparse.SUPPRESS)
+    p.add_argument('--print-cfg', metavar='ARCH',
+                   help='print the MAE model config of ARCH (s, b, l) as JSON and exit')
     args = p.parse_args(argv)
     if args.batch is None:
         args.batch = 64 if args.device == 'cuda' else 2
@@ -377,6 +379,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.print_cfg:
+        print(json.dumps(mae_cfg(args.print_cfg)), flush=True)
+        return
     if args.worker:
         print(json.dumps(worker(args)), flush=True)
         return

@@ -120,13 +120,16 @@ def test_full_checkpoint_loads_into_plain_model(runs):
     state = ckpt['optimizer']['state']
     name = 'backbone.layers.0.adapter.down.weight'
     assert state[name]['exp_avg'].shape == sd[name].shape == (8, 64)
-    assert len(state) == sum(p.requires_grad for p in model.parameters())
-    # ... and equals DDP's (matched by parameter group: the same paramwise rules)
+    # AdamW keeps state for every trainable parameter that got a gradient: not for
+    # the adapter scale predictors, held (zero gradient, dropped) in these iterations
     ddp_optim = _load(runs['ddp'] / 'epoch_2.pth')['optimizer']
+    assert 0 < len(state) == len(ddp_optim['state']) < sum(
+        p.requires_grad for p in model.parameters())
+    # ... and equals DDP's (matched by parameter group: the same paramwise rules)
     pairs = [(name, idx) for g, d in zip(ckpt['optimizer']['param_groups'],
                                          ddp_optim['param_groups'])
              for name, idx in zip(g['params'], d['params'])]
-    assert len(pairs) == len(state)
+    assert {n for n, i in pairs if i in ddp_optim['state']} == set(state)
     # (under DDP AdamW keeps no state for the held scale predictors: no gradient)
     for name, idx in [(n, i) for n, i in pairs if i in ddp_optim['state']]:
         for key in ('exp_avg', 'exp_avg_sq'):
@@ -136,7 +139,9 @@ def test_full_checkpoint_loads_into_plain_model(runs):
             assert (f - d).abs().max() <= 1e-2 * d.abs().max(), (name, key)
     # control: each rank's view of the sharded model does not load
     local = _load(runs['local'] / 'local_rank0.pth')
-    with pytest.raises(RuntimeError):
+    # (flat 1-D shards: mmpretrain's pos_embed resize hook fails on them with an
+    # IndexError before load_state_dict's own shape check would raise)
+    with pytest.raises((RuntimeError, IndexError)):
         _plain_model().load_state_dict(local, strict=True)
 
 
