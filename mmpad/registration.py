@@ -35,6 +35,7 @@ import importlib
 import os
 import os.path as osp
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, List, Tuple
 
@@ -180,7 +181,24 @@ def register_host(host: str) -> List[str]:
 def lazy_names(package: str, where: Dict[str, Tuple[str, str]]
                ) -> Tuple[List[str], Callable[[str], object]]:
     """``__all__`` and a module ``__getattr__`` for ``package``: each name of
-    ``where`` (exported name -> (module, attribute)) imported on first access."""
+    ``where`` (exported name -> (module, attribute)) imported on first access.
+
+    An exported name may not also be a submodule of ``package``: importing the
+    submodule (``import package.name``) sets the attribute to the module, after
+    which ``from package import name`` gives the module, not the exported
+    object, depending on what was imported first. That is refused here.
+    """
+    pkg = sys.modules.get(package)
+    for folder in getattr(pkg, '__path__', None) or ():
+        entries = os.listdir(folder)
+        submodules = {osp.splitext(e)[0] for e in entries if e.endswith('.py')}
+        submodules |= {e for e in entries if osp.isfile(osp.join(folder, e, '__init__.py'))}
+        clash = sorted(set(where) & submodules)
+        if clash:
+            raise ImportError(
+                f'{package}: the exported name(s) {clash} are also submodules of '
+                f'{folder}; importing such a submodule replaces the exported name '
+                'with the module. Rename the module or the export.')
 
     def __getattr__(attr: str) -> object:
         if attr not in where:

@@ -120,3 +120,64 @@ def test_every_scanned_name_is_registered_by_import_mmpad():
             assert found, f'{name}: {reg_name} is in no registry'
             assert any(r.module_dict[reg_name] is getattr(module, attr)
                        for r in found), (name, reg_name)
+
+
+def _lazy_package(root, name: str, exported: str) -> str:
+    """A package ``name`` under ``root`` whose ``__init__`` exports ``exported``
+    lazily from its submodule ``impl`` (a function ``impl.make``)."""
+    pkg = root / name
+    pkg.mkdir()
+    (pkg / 'impl.py').write_text('def make():\n    return 42\n')
+    (pkg / '__init__.py').write_text(
+        'from mmpad.registration import lazy_names\n'
+        f'__all__, __getattr__ = lazy_names(__name__, {{{exported!r}: '
+        f'(__name__ + ".impl", "make")}})\n')
+    return str(root)
+
+
+def _run(root: str, code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', f'import sys; sys.path.insert(0, {root!r})\n'
+                           + code], capture_output=True, text=True, timeout=120)
+
+
+def test_lazy_export_named_like_its_submodule_is_refused(tmp_path):
+    """A user's ``from pkg import name`` must not get the module ``pkg.name`` once
+    something imported the submodule first: such an export fails at import with
+    the package and the name."""
+    root = _lazy_package(tmp_path, 'clashing', 'impl')
+    res = _run(root, 'import clashing')
+    assert res.returncode != 0
+    assert "clashing: the exported name(s) ['impl'] are also submodules" in res.stderr
+    # control: the same package exporting another name works whichever comes first
+    root2 = tmp_path / 'other'
+    root2.mkdir()
+    _lazy_package(root2, 'fine', 'make')
+    res = _run(str(root2), 'import fine.impl\nfrom fine import make\n'
+                           'assert make() == 42, make\nprint("ok")')
+    assert res.returncode == 0 and 'ok' in res.stdout, res.stderr
+
+
+def test_what_the_guard_prevents(tmp_path):
+    """Control for the guard: a plain module ``__getattr__`` exporting ``impl``
+    hands out the module once ``pkg.impl`` has been imported."""
+    pkg = tmp_path / 'plain'
+    pkg.mkdir()
+    (pkg / 'impl.py').write_text('def make():\n    return 42\n')
+    (pkg / '__init__.py').write_text(
+        'import importlib\n'
+        'def __getattr__(a):\n'
+        '    return importlib.import_module(__name__ + ".impl").make\n')
+    res = _run(str(tmp_path), 'import plain.impl\nfrom plain import impl\nprint(type(impl).__name__)')
+    assert res.stdout.strip() == 'module', res.stderr
+
+
+def test_selective_search_is_the_function_after_its_module_is_imported():
+    """``from mmpad.core.proposals import selective_search`` after the generator's
+    module was imported (as ``generate_proposals`` does) is still the function."""
+    res = subprocess.run([sys.executable, '-c',
+                          'import mmpad.core.proposals.generate\n'
+                          'from mmpad.core.proposals import selective_search, Regions\n'
+                          'assert callable(selective_search) and '
+                          'type(selective_search).__name__ == "function", selective_search\n'
+                          'print("ok")'], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and 'ok' in res.stdout, res.stderr

@@ -332,12 +332,9 @@ def _set(tree: Any, path: Tuple, value: Any) -> None:
 
 
 def _save_state_dict(sd: Dict[str, Any], path: str, meta: Optional[dict] = None) -> str:
-    import torch
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = path + '.tmp'
-    torch.save(dict(state_dict={k: v.detach().clone() for k, v in sd.items()},
-                    meta=meta or {}), tmp)
-    os.replace(tmp, path)
+    from mmpad.core.atomic_file import save_atomic
+    save_atomic(dict(state_dict={k: v.detach().clone() for k, v in sd.items()},
+                     meta=meta or {}), path)
     return path
 
 

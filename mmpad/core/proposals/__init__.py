@@ -13,7 +13,7 @@ _MODULES = {
                 'unique_rows'),
     'generate': ('PRESETS', 'ProposalPreset', 'generate_proposals', 'get_preset'),
     'roi_file': ('RoIFileError', 'read_roi_file', 'write_roi_file'),
-    'selective_search': ('Regions', 'selective_search'),
+    'search': ('Regions', 'selective_search'),
 }
 
 __all__, __getattr__ = lazy_names(__name__, {

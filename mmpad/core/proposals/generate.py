@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from mmpad.core.proposals.filters import nms_in_order, pad_roi_filter, soco_filter, unique_rows
-from mmpad.core.proposals.selective_search import selective_search
+from mmpad.core.proposals.search import selective_search
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Greedy hierarchical grouping of selective search as a numba kernel.
 
-Same procedure as the Python ``_group`` of :mod:`mmpad.core.proposals.selective_search`
+Same procedure as the Python ``_group`` of :mod:`mmpad.core.proposals.search`
 (and the reference loop it reproduces): pop the most similar pair (ties: the pair
 created last), merge it, delete the pairs of both regions, create the pairs of the
 new region in the order the reference would (by the creation order of the deleted

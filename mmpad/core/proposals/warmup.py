@@ -25,7 +25,7 @@ def warm_up() -> float:
         The seconds it took.
     """
     from mmpad.core.proposals.generate import PRESETS
-    from mmpad.core.proposals.selective_search import selective_search
+    from mmpad.core.proposals.search import selective_search
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     colour = rng.integers(0, 256, (24, 32, 3)).astype(np.uint8)

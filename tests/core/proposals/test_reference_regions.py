@@ -50,7 +50,7 @@ def test_control_segment_numbering_changes_the_regions(reference, monkeypatch):
     reverse raster order (as a union-find that reported its roots' order would)
     give other regions, or the same ones in another order."""
     import sys
-    ss_mod = sys.modules['mmpad.core.proposals.selective_search']
+    ss_mod = sys.modules['mmpad.core.proposals.search']
     key, img = _case(False, 1)
     segment = ss_mod._segment
 

@@ -9,7 +9,7 @@ import pytest
 
 from mmpad.core.proposals.felzenszwalb import felzenszwalb
 from mmpad.core.proposals.lbp import lbp8
-from mmpad.core.proposals.selective_search import (_group, _Hierarchy, _neighbour_pairs,
+from mmpad.core.proposals.search import (_group, _Hierarchy, _neighbour_pairs,
                                               selective_search)
 
 
