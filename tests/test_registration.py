@@ -167,7 +167,8 @@ def test_what_the_guard_prevents(tmp_path):
         'import importlib\n'
         'def __getattr__(a):\n'
         '    return importlib.import_module(__name__ + ".impl").make\n')
-    res = _run(str(tmp_path), 'import plain.impl\nfrom plain import impl\nprint(type(impl).__name__)')
+    res = _run(str(tmp_path),
+               'import plain.impl\nfrom plain import impl\nprint(type(impl).__name__)')
     assert res.stdout.strip() == 'module', res.stderr
 
 
