@@ -22,69 +22,19 @@ from mmpad_test_utils import REPO, free_port, run_tool
 FSDP_CFG = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo_fsdp.py')
 DDP_CFG = osp.join(REPO, 'configs/pad/demo/pad-mae_vit-tiny-p16_demo.py')
 
-# test instrumentation, imported by the configs below: a hook saving every rank's
-# full weights (gathered under FSDP) before and after training, and for the
-# control the stock wrapper made to run under mmengine's Runner: the model
-# initialised before sharding (the Runner initialises after wrapping, which
-# fails on flat shards) and the root fixed before the Runner's first state_dict
-DUMP_HOOK = '''
-import contextlib
-import torch
-from mmengine.dist import get_rank
-from mmengine.hooks import Hook
-from mmengine.model.wrappers import MMFullyShardedDataParallel
-from mmengine.registry import FUNCTIONS, HOOKS, MODEL_WRAPPERS
-from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-
-@FUNCTIONS.register_module()
-def wrap_every_module(module, recurse, nonwrapped_numel):
-    # torch's always_wrap_policy, less the containers (FSDP cannot gather for
-    # modules without a forward) and modules left with no parameters
-    return recurse or (nonwrapped_numel > 0 and not isinstance(
-        module, (torch.nn.ModuleList, torch.nn.ModuleDict)))
-
-
-@MODEL_WRAPPERS.register_module()
-class InitFirstFSDP(MMFullyShardedDataParallel):
-    def __init__(self, module, **kwargs):
-        module.init_weights()
-        super().__init__(module=module, **kwargs)
-        with FSDP.summon_full_params(self, writeback=False):
-            pass  # this is the root (the Runner reads unit state_dicts first)
-
-
-@HOOKS.register_module()
-class DumpFullWeightsHook(Hook):
-    def __init__(self, out):
-        self.out = out
-
-    def _dump(self, runner, tag):
-        model = runner.model
-        ctx = (FSDP.summon_full_params(model, writeback=False)
-               if isinstance(model, FSDP) else contextlib.nullcontext())
-        with ctx:
-            sd = {n.replace('_fsdp_wrapped_module.', ''):
-                  (p.detach().clone(), p.requires_grad)
-                  for n, p in model.module.named_parameters()}
-        torch.save(sd, f'{self.out}/{tag}_rank{get_rank()}.pth')
-
-    def before_train(self, runner):
-        self._dump(runner, 'init')
-
-    def after_train(self, runner):
-        self._dump(runner, 'final')
-'''
+# test instrumentation, imported by the configs below (tests/helpers/fsdp_dump.py):
+# a hook saving every rank's full weights before and after training, and for the
+# control the stock wrapper made to run under mmengine's Runner
+HELPERS = osp.join(REPO, 'tests', 'helpers')
 
 
 def _user_config(tmp_path, name, base, extra=''):
-    (tmp_path / 'dump_weights_hook.py').write_text(DUMP_HOOK)
     out = tmp_path / f'{name}_weights'
     out.mkdir()
     cfg = tmp_path / f'{name}.py'
     cfg.write_text(
         f"_base_ = ['{base}']\n"
-        "custom_imports = dict(imports=['dump_weights_hook'],\n"
+        "custom_imports = dict(imports=['fsdp_dump'],\n"
         "                      allow_failed_imports=False)\n"
         "custom_hooks = [dict(type='DelayedScaleHook', ratio=0.6),\n"
         "    dict(type='GradientSyncCheckHook'),\n"
@@ -98,7 +48,8 @@ def _user_config(tmp_path, name, base, extra=''):
 def _dist_train(cfg, work, data_root, check=True):
     env = {'PYTHON': os.sys.executable, 'PORT': free_port(), 'OMP_NUM_THREADS': '1',
            'PYTHONPATH': os.pathsep.join(
-               [str(cfg.parent)] + [p for p in [os.environ.get('PYTHONPATH')] if p])}
+               [str(cfg.parent), HELPERS]
+               + [p for p in [os.environ.get('PYTHONPATH')] if p])}
     return run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
                      str(work)], data_root=data_root, env=env, check=check,
                     hang_note='each run took about 20 s')
