@@ -32,28 +32,8 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 here="$(cd "$(dirname "$0")" && pwd)"
 PYTHON=${PYTHON:-python}
-for var in GPUS NNODES; do
-    case "${!var}" in
-        ''|*[!0-9]*|0) echo "error: $var must be a positive integer, got '${!var}'" >&2
-                       exit 2 ;;
-    esac
-done
-case "$NODE_RANK" in
-    ''|*[!0-9]*) echo "error: NODE_RANK must be an integer, got '$NODE_RANK'" >&2
-                 exit 2 ;;
-esac
-if [ "$NODE_RANK" -ge "$NNODES" ]; then
-    echo "error: NODE_RANK ($NODE_RANK) must be in 0..$((NNODES - 1)) (NNODES=$NNODES)" >&2
-    exit 2
-fi
+. "$here/dist_common.sh"
+positive_ints GPUS NNODES
+check_node_rank
 
-PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$here/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+torchrun_node train.py "$CONFIG" --launcher pytorch "${@:3}"

@@ -26,22 +26,15 @@ JOB_NAME=$2
 CONFIG=$3
 WORK_DIR=$4
 GPUS=${GPUS:-8}
-case "$GPUS" in  # checked first: the default GPUS_PER_NODE is computed from it
-    ''|*[!0-9]*|0) echo "error: GPUS must be a positive integer, got '$GPUS'" >&2
-                   exit 2 ;;
-esac
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/dist_common.sh"
+positive_ints GPUS  # checked first: the default GPUS_PER_NODE is computed from it
 # a job of fewer than 8 GPUs asks for only the GPUs it uses on its node
 GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PYTHON=${PYTHON:-python}
-here="$(cd "$(dirname "$0")" && pwd)"
-for var in GPUS_PER_NODE CPUS_PER_TASK; do
-    case "${!var}" in
-        ''|*[!0-9]*|0) echo "error: $var must be a positive integer, got '${!var}'" >&2
-                       exit 2 ;;
-    esac
-done
+positive_ints GPUS_PER_NODE CPUS_PER_TASK
 set -x
 
 PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}" \
