@@ -40,6 +40,7 @@ import os
 import os.path as osp
 import pprint
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -665,7 +666,12 @@ def run_process(cmd: List[str], log_path: str, env: Dict[str, str]
     with open(log_path, 'w') as log_file:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log_file,
                                 stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): no orphan training
+            proc.kill()
+            proc.wait()
+            raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     return (proc.returncode, usage.ru_utime + usage.ru_stime,
             usage.ru_maxrss / 1024)
@@ -875,6 +881,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='run again the combinations that passed in an earlier '
                         'session under --out (default: reuse their results)')
     args = parser.parse_args(argv)
+    # SIGTERM (a job scheduler, `kill`) ends the run like Ctrl-C: the running
+    # tools/train.py is stopped with it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
     t_start = time.time()
