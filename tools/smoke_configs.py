@@ -16,7 +16,10 @@ For every leaf config under ``configs/`` (``_base_/`` and ``demo/`` excepted) th
    fp16 AMP replaced by fp32 on a CPU), saves a checkpoint, validates on 2 images
    with the config's own evaluator, and runs the workflow's converter
    (``tools/convert_pad_checkpoint.py``, ``tools/aligndet_to_mmdet.py``,
-   ``tools/sop_to_seg.py``) whose output the fine-tuning configs load;
+   ``tools/sop_to_seg.py``) whose output the fine-tuning configs load; an FSDP
+   config (``model_wrapper_cfg`` of a ``*FullyShardedDataParallel``) is run by
+   ``tools/dist_train.sh`` in one process, so that its sharded wrapper, optimizer
+   and checkpoint gathering run (gloo on a CPU);
 5. prints, per distinct combination, the time of the two iterations, the peak
    memory (RSS) of its process and the configs it covers.
 
@@ -611,10 +614,23 @@ def smoke_overrides(cfg: Dict[str, Any], data_dir: str) -> Dict[str, Any]:
     wrapper = dict(cfg.get('optim_wrapper') or {})
     if wrapper.get('type') == 'AmpOptimWrapper':
         wrapper['type'] = 'OptimWrapper'
-        for k in ('loss_scale', 'dtype'):
+        for k in ('loss_scale', 'dtype', 'use_fsdp'):  # AMP's (use_fsdp: its scaler)
             wrapper.pop(k, None)
         out['optim_wrapper'] = wrapper
+    if is_fsdp(cfg):
+        import torch
+        if not torch.cuda.is_available():  # FSDP's gloo on CPU needs the device named
+            out['model_wrapper_cfg'] = dict(cfg['model_wrapper_cfg'], device_id='cpu')
     return out
+
+
+def is_fsdp(cfg: Dict[str, Any]) -> bool:
+    """Whether ``cfg`` shards its model with FSDP (a ``*FullyShardedDataParallel``
+    ``model_wrapper_cfg``): such a config is run by ``tools/dist_train.sh`` with one
+    process, so that the sharded wrapper, its optimizer and its checkpoints run."""
+    wrapper = cfg.get('model_wrapper_cfg') or {}
+    return isinstance(wrapper, dict) and 'FullyShardedDataParallel' in str(
+        wrapper.get('type', ''))
 
 
 def _zero_score_thr(obj: Any) -> bool:
@@ -733,9 +749,19 @@ class Smoke:
             val = 'val_dataloader' in overrides and 'val_evaluator' in overrides
             os.makedirs(work_dir, exist_ok=True)
             log_path = osp.join(work_dir, 'smoke_train.log')
-            rc, res.cpu_s, res.peak_rss_mib = run_process(
-                [sys.executable, osp.join(TOOLS, 'train.py'), smoke_cfg,
-                 '--work-dir', work_dir], log_path, self.env)
+            if is_fsdp(cfg):
+                import socket
+                with socket.socket() as sock:
+                    sock.bind(('127.0.0.1', 0))
+                    port = str(sock.getsockname()[1])
+                cmd = ['bash', osp.join(TOOLS, 'dist_train.sh'), smoke_cfg, '1',
+                       '--work-dir', work_dir]
+                env = dict(self.env, PYTHON=sys.executable, PORT=port)
+            else:
+                cmd = [sys.executable, osp.join(TOOLS, 'train.py'), smoke_cfg,
+                       '--work-dir', work_dir]
+                env = self.env
+            rc, res.cpu_s, res.peak_rss_mib = run_process(cmd, log_path, env)
             if rc != 0:
                 raise SmokeError(f'tools/train.py exited with {rc} '
                                  f'({log_path}):\n{_tail(log_path)}')
