@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
+from collections import OrderedDict
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import torch
@@ -59,7 +60,7 @@ from mmengine.model.wrappers import MMFullyShardedDataParallel
 from mmengine.registry import FUNCTIONS, MODEL_WRAPPERS
 from torch.distributed.fsdp import FullStateDictConfig
 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-from torch.distributed.fsdp import StateDictType
+from torch.distributed.fsdp import ShardingStrategy, StateDictType
 
 from mmpad.core.adapters.patchwise_scale_adapter import PatchwiseScaleAdapter
 
@@ -343,7 +344,31 @@ class PADFullyShardedDataParallel(MMFullyShardedDataParallel):
         keys as in the unwrapped model (``{}`` on the other ranks).
 
         A collective: every rank must call it.
+
+        With one process FSDP does not shard (it switches to ``NO_SHARD``) and its
+        full-state-dict hooks fail on the frozen parameters this wrapper keeps out
+        of FSDP (``cls_token`` ... beside a trainable unit); the parameters are
+        then whole on the one rank and are read directly, under the names and in
+        the order of the unwrapped model's ``state_dict``.
         """
+        if self.sharding_strategy == ShardingStrategy.NO_SHARD:
+            # the keys of the unwrapped model's state_dict (recorded before
+            # wrapping), each read from the model's own (whole) tensors. After a
+            # forward, FSDP leaves the frozen tensors a unit owns directly (a ViT's
+            # cls_token) as plain attributes, not parameters: read by attribute.
+            own = {clean_name(n): t for n, t in [*self.module.named_parameters(),
+                                                  *self.module.named_buffers()]}
+            full = OrderedDict()
+            for k in self.full_state_meta:
+                t = own.get(k)
+                if t is None:
+                    t = functools.reduce(getattr, k.split('.'), self.module)
+                if not torch.is_tensor(t):
+                    raise RuntimeError('PADFullyShardedDataParallel: the state_dict '
+                                       f'entry {k} is not a tensor of the model')
+                full[k] = t.detach().cpu().clone()
+            full._metadata = OrderedDict()  # type: ignore[attr-defined]
+            return full
         with FSDP.state_dict_type(
                 self, StateDictType.FULL_STATE_DICT,
                 FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):

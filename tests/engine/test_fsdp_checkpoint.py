@@ -8,6 +8,9 @@ tools/dist_train.sh, the tiny PAD-MAE of configs/pad/demo/pad-mae_vit-tiny-p16_d
   missing key; the optimizer state is unsharded too and equals DDP's. Control:
   each rank's view of the sharded parameters (a plain read) does not load.
 * AdapterCheckpointHook writes the same adapter-only file as under DDP.
+* With one process (``tools/dist_train.sh FSDP_CONFIG 1``, where FSDP does not shard
+  and its own full-state-dict hooks fail), both checkpoints are written and equal
+  those of the same one-process run under DDP.
 * ``--resume`` from the epoch-1 checkpoint (2 of the 4 iterations) ends with the
   weights and optimizer state of the uninterrupted run. Control: the same resume
   with the optimizer state dropped ends elsewhere.
@@ -69,11 +72,11 @@ def _config(tmp_path, name, base, hooks=''):
     return cfg
 
 
-def _dist_train(cfg, work, data_root, *args):
+def _dist_train(cfg, work, data_root, *args, nproc=2):
     env = {'PYTHON': os.sys.executable, 'PORT': free_port(), 'OMP_NUM_THREADS': '1',
            'PYTHONPATH': os.pathsep.join(
                [str(cfg.parent)] + [p for p in [os.environ.get('PYTHONPATH')] if p])}
-    return run_tool(['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
+    return run_tool(['bash', 'tools/dist_train.sh', str(cfg), str(nproc), '--work-dir',
                      str(work), *args], data_root=data_root, env=env,
                     timeout=300, hang_note='each run took about 45 s on 2 busy cores')
 
@@ -213,3 +216,28 @@ def test_resume_continues_identically(runs):
     other = _load(work / 'epoch_2.pth')['state_dict']
     up = 'backbone.layers.0.adapter.up.weight'
     assert (other[up] - straight['state_dict'][up]).abs().max() > 1e-4
+
+
+def test_one_process_fsdp_run_checkpoints_like_ddp(demo_data, tmp_path):
+    """A user debugging the FSDP config on one GPU: ``tools/dist_train.sh CFG 1``.
+    FSDP switches to ``NO_SHARD`` (its warning is the control that this path is the
+    one run); the weights, the adapter-only file and the checkpoint keys equal the
+    one-process DDP run's."""
+    fsdp = _config(tmp_path, 'fsdp1', FSDP_CFG)
+    ddp = _config(tmp_path, 'ddp1', DDP_CFG)
+    log = _dist_train(fsdp, tmp_path / 'work_fsdp', demo_data, nproc=1)
+    assert 'switching to use `NO_SHARD`' in log.stdout + log.stderr
+    _dist_train(ddp, tmp_path / 'work_ddp', demo_data, nproc=1)
+    got = _load(tmp_path / 'work_fsdp' / 'epoch_2.pth')['state_dict']
+    want = _load(tmp_path / 'work_ddp' / 'epoch_2.pth')['state_dict']
+    assert sorted(got) == sorted(want)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6, msg=k)
+    plain = _plain_model()
+    res = plain.load_state_dict(got, strict=True)
+    assert not res.missing_keys and not res.unexpected_keys
+    a = _load(tmp_path / 'work_fsdp' / 'adapter_only_epoch_2.pth')['state_dict']
+    b = _load(tmp_path / 'work_ddp' / 'adapter_only_epoch_2.pth')['state_dict']
+    assert sorted(a) == sorted(b) and a
+    for k in b:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
