@@ -7,7 +7,7 @@ import pytest
 
 from mmpad_test_utils import run_tool
 
-# Measured on a quiet 2-core machine: about 8 minutes (README, "The two commands").
+# Measured on a quiet 2-core machine: about 8 minutes (README, "The commands").
 # The limit only catches a hang; a slow machine is not a failure.
 DEMO_MEASURED_S = 480
 DEMO_LIMIT_S = 5 * DEMO_MEASURED_S
