@@ -982,7 +982,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             config_name(c) in needed for c in g.configs)]
     smoke = Smoke(args.out, log=lambda s: print(s, flush=True))
     generate_data(smoke.data_dir, smoke.log)
-    smoke.cluster_proposals()
+    if any('cluster-id-as-class' in json.dumps(cfgs[g.runs], default=str)
+           for g in chosen):  # AlignDet DETR only
+        smoke.cluster_proposals()
     smoke.baseline_checkpoints(cfgs)
     results = []
     rows = osp.join(smoke.out, 'results.jsonl')
