@@ -335,10 +335,13 @@ def _set(tree: Any, path: Tuple, value: Any) -> None:
     tree[path[-1]] = value
 
 
-def _save_state_dict(sd: Dict[str, Any], path: str, meta: Optional[dict] = None) -> str:
+def _save_state_dict(sd: Dict[str, Any], path: str, meta: Optional[dict] = None,
+                     bare: bool = False) -> str:
+    """Save ``sd`` atomically as ``dict(state_dict=sd, meta=meta)``, or as the
+    state dict itself (``bare``: the layout of files such as the CLIP teacher)."""
     from mmpad.core.atomic_file import save_atomic
-    save_atomic(dict(state_dict={k: v.detach().clone() for k, v in sd.items()},
-                     meta=meta or {}), path)
+    sd = {k: v.detach().clone() for k, v in sd.items()}
+    save_atomic(sd if bare else dict(state_dict=sd, meta=meta or {}), path)
     return path
 
 
@@ -383,11 +386,7 @@ class Checkpoints:
         path = osp.join(self.out, name)
         if not osp.exists(path):
             t0 = time.time()
-            if bare:
-                from mmpad.core.atomic_file import save_atomic
-                save_atomic({k: v.detach().clone() for k, v in make().items()}, path)
-            else:
-                _save_state_dict(make(), path, meta=dict(smoke=name))
+            _save_state_dict(make(), path, meta=dict(smoke=name), bare=bare)
             self.log(f'  checkpoint {name} ({time.time() - t0:.1f}s)')
         return path
 
@@ -701,11 +700,11 @@ class Result:
 
 
 def run_process(cmd: List[str], log_path: str, env: Dict[str, str]
-                ) -> Tuple[int, float, float]:
-    """Run ``cmd`` (output to ``log_path``); returns (exit status, CPU seconds, peak
-    RSS MiB) as ``os.wait4`` reports them. That peak includes this process's own
-    high-water mark (inherited at fork): the smoke table uses the training's own
-    (:func:`peak_rss_mib`, written by ``SmokeTimingHook``)."""
+                ) -> Tuple[int, float]:
+    """Run ``cmd`` (output to ``log_path``); returns (exit status, CPU seconds) as
+    ``os.wait4`` reports them. Not wait4's peak RSS, which includes this process's
+    own high-water mark (inherited at fork): the smoke table uses the training's
+    own (:func:`peak_rss_mib`, written by ``SmokeTimingHook``)."""
     with open(log_path, 'w') as log_file:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log_file,
                                 stderr=subprocess.STDOUT, env=env)
@@ -716,8 +715,7 @@ def run_process(cmd: List[str], log_path: str, env: Dict[str, str]
             proc.wait()
             raise
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return (proc.returncode, usage.ru_utime + usage.ru_stime,
-            usage.ru_maxrss / 1024)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def _scalars(work_dir: str) -> List[dict]:
@@ -788,7 +786,7 @@ class Smoke:
                 cmd = [sys.executable, osp.join(TOOLS, 'train.py'), smoke_cfg,
                        '--work-dir', work_dir]
                 env = self.env
-            rc, res.cpu_s, _ = run_process(cmd, log_path, env)
+            rc, res.cpu_s = run_process(cmd, log_path, env)
             if rc != 0:
                 raise SmokeError(f'tools/train.py exited with {rc} '
                                  f'({log_path}):\n{_tail(log_path)}')
