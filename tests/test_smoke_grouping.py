@@ -11,7 +11,7 @@ import functools
 
 import pytest
 
-from tools.smoke_configs import (DATALOADER_SCALARS, OPTIM_WRAPPER_SCALARS,
+from tools.smoke_configs import (DATALOADER_SCALARS, checkpoint_refs, OPTIM_WRAPPER_SCALARS,
                                  OPTIMIZER_SCALARS, SCHEDULE_KEYS, SHUFFLING_SAMPLERS,
                                  SPLIT_FILE,
                                  config_name, group_configs, leaf_configs,
@@ -150,3 +150,27 @@ def test_control_a_model_or_pipeline_change_leaves_the_group_an_lr_change_does_n
     assert not variant(model)
     assert not variant(pipeline)
     assert not variant(dataset)
+
+
+def test_each_converted_checkpoint_is_made_by_one_pretraining_run():
+    """A path the fine-tuning configs load (``checkpoints/pad-mae_vit-b_det.pth``,
+    ``work_dirs/<pretraining>/aligndet_mmdet.pth`` ...) is produced by exactly one
+    group, and the PAD ones by the ViT-B pre-training. (The ViT-L / ViT-H / FSDP
+    PAD-MAE runs once all claimed ``pad-mae_vit-b_*.pth``, and the ViT-B FLIR
+    detector was handed a ViT-L checkpoint.)"""
+    from tools.smoke_configs import PAD_DOWNSTREAM_SOURCE, conversions
+    producers = {}
+    for g in _groups():
+        for conv in conversions(g.runs, load(g.runs)):
+            producers.setdefault(conv.produces, []).append(g.name)
+    assert producers
+    shared = {p: names for p, names in producers.items() if len(names) > 1}
+    assert not shared, shared
+    read = {v for g in _groups() for _, v in checkpoint_refs(load(g.runs))
+            if v in producers}
+    pad = sorted(v for v in read if v.startswith('checkpoints/pad-mae_'))
+    assert pad == ['checkpoints/pad-mae_vit-b_det.pth', 'checkpoints/pad-mae_vit-b_seg.pth']
+    assert {producers[v][0] for v in pad} == {PAD_DOWNSTREAM_SOURCE}
+    model = load(f'configs/pad/{PAD_DOWNSTREAM_SOURCE}.py')['model']
+    arch = model['algorithm']['backbone']['arch']
+    assert arch in ('b', 'base'), arch

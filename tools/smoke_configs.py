@@ -479,6 +479,11 @@ class Conversion:
     produces: str  # the path the fine-tuning configs name
 
 
+#: The PAD pre-training whose converted checkpoints
+#: (``checkpoints/pad-mae_vit-b_{det,seg}.pth``) the PAD fine-tuning configs load.
+PAD_DOWNSTREAM_SOURCE = 'pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip'
+
+
 def conversions(path: str, cfg: Dict[str, Any]) -> List[Conversion]:
     """The converters of a pre-training config's workflow (docs of each method)."""
     name = config_name(path)
@@ -491,9 +496,13 @@ def conversions(path: str, cfg: Dict[str, Any]) -> List[Conversion]:
         return [Conversion('sop_to_seg.py', [], f'work_dirs/{name}/sop_to_seg.pth')]
     if mtype == 'PAD' and name.startswith('pad-mae_'):
         bottleneck = str(model.get('adapter', {}).get('bottleneck', 64))
+        # only the ViT-B run makes the files the PAD fine-tuning configs name; the
+        # others (ViT-L/H, FSDP twins) are converted too, to files nothing reads
+        dst = ('checkpoints/pad-mae_vit-b_{}.pth' if name == PAD_DOWNSTREAM_SOURCE
+               else f'work_dirs/{name}/pad-mae_{{}}.pth')
         return [Conversion('convert_pad_checkpoint.py',
                            ['--target', t, '--bottleneck', bottleneck],
-                           f'checkpoints/pad-mae_vit-b_{t}.pth') for t in ('det', 'seg')]
+                           dst.format(t)) for t in ('det', 'seg')]
     return []
 
 
@@ -968,14 +977,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 if m:
                     needed.add(m.group(1))
                 if value.startswith('checkpoints/pad-mae_'):
-                    needed.add('pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip')
+                    needed.add(PAD_DOWNSTREAM_SOURCE)
         produced = Checkpoints(osp.join(osp.abspath(args.out), 'checkpoints'),
                                print).produced
         for g in chosen:
             for _, value in checkpoint_refs(cfgs[g.runs]):
                 if value in produced:
                     needed.discard(value.split('/')[1] if value.startswith('work_dirs/')
-                                   else 'pad-mae_vit-base-p16_8xb512-amp-coslr-100e_msip')
+                                   else PAD_DOWNSTREAM_SOURCE)
         chosen = [g for g in groups if g in chosen or any(
             config_name(c) in needed for c in g.configs)]
     smoke = Smoke(args.out, log=lambda s: print(s, flush=True))
