@@ -834,16 +834,31 @@ class Smoke:
         res.total_s = time.time() - t0
         return res
 
+    def _converted(self, conv: Conversion, group: Group) -> str:
+        return osp.join(self.out, 'converted', group.name, osp.basename(conv.produces))
+
     def convert(self, conv: Conversion, src: str, group: Group) -> None:
-        dst = osp.join(self.out, 'converted', group.name, osp.basename(conv.produces))
+        dst = self._converted(conv, group)
         os.makedirs(osp.dirname(dst), exist_ok=True)
         if osp.exists(dst):  # from an earlier session; the converters refuse to overwrite
             os.remove(dst)
         _tool([conv.tool, src, dst] + conv.args, self.log)
+        self._record(conv, group, dst)
+
+    def _record(self, conv: Conversion, group: Group, dst: str) -> None:
         # every config of the group names its own work_dirs/<name>/... output
         for member in group.configs:
             self.ckpts.record(conv.produces.replace(group.name, config_name(member)),
                               dst)
+
+    def recall_conversions(self, group: Group, cfg: Dict[str, Any]) -> None:
+        """Record again the converted files of a group that passed in an earlier
+        session, so that the fine-tunings of this session read this group's files
+        whatever an older harness recorded."""
+        for conv in conversions(group.runs, cfg):
+            dst = self._converted(conv, group)
+            if osp.exists(dst):
+                self._record(conv, group, dst)
 
     def cluster_proposals(self) -> None:
         """AlignDet DETR's ``..._cluster-id-as-class.json``: the proposals clustered
@@ -1002,6 +1017,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for g in run_order(chosen, cfgs):
         if g.name in earlier and earlier[g.name]['configs'] == g.configs:
             print(f'-- {g.name}: passed in an earlier session (--rerun to run again)')
+            smoke.recall_conversions(g, cfgs[g.runs])
             results.append(result_from_row(g, earlier[g.name]))
             continue
         print(f'-- {g.name} ({len(g.configs)} config(s))', flush=True)
