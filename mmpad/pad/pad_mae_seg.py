@@ -108,16 +108,58 @@ class PADMAE(MAE):
         """Resize the absolute position embedding (bicubic, CLS kept) and the
         relative position tables. Tables that are all zero (the converter's
         materialised init) become zero tables of this size; trained
-        tables go through mmseg's geometric interpolation."""
+        tables go through mmseg's geometric interpolation. Tables with another
+        number of heads (a checkpoint of another width) are kept as they are, so
+        that the loader names the mismatch."""
         state_dict = dict(state_dict)
         own = self.state_dict()
-        for key, table in list(state_dict.items()):
-            if 'relative_position_bias_table' in key and key in own and \
-                    table.shape != own[key].shape and not table.any() and \
-                    table.shape[1] == own[key].shape[1]:
+        other_heads = {}  # another head count: another architecture, left to
+        for key, table in list(state_dict.items()):  # the loader's shape report
+            if 'relative_position_bias_table' not in key or key not in own:
+                continue
+            if table.ndim != 2 or table.shape[1] != own[key].shape[1]:
+                other_heads[key] = state_dict.pop(key)
+            elif table.shape != own[key].shape and not table.any():
                 state_dict[key] = torch.zeros_like(own[key])
         state_dict = self.resize_rel_pos_embed(state_dict)
+        state_dict.update(other_heads)
         return self.resize_abs_pos_embed(state_dict)
+
+    @staticmethod
+    def _geometric_sequence_interpolation(src_size: int, dst_size: int,
+                                          sequence: Tensor, num: int) -> Tensor:
+        """mmseg's geometric-sequence resize of a relative position table
+        ((src_size**2, num) -> (dst_size**2, num)), with the interpolator SciPy
+        names as the replacement of ``interp2d`` (which mmseg calls and SciPy 1.14
+        removed): on a rectangular grid ``interp2d(x, y, z, kind='cubic')`` is the
+        interpolating bicubic spline ``RectBivariateSpline(x, y, z.T)``."""
+        import numpy as np
+        from scipy.interpolate import RectBivariateSpline
+
+        def geometric_progression(a, r, n):
+            return a * (1.0 - r**n) / (1.0 - r)
+
+        left, right = 1.01, 1.5  # the ratio q by bisection, as mmseg
+        while right - left > 1e-6:
+            q = (left + right) / 2.0
+            if geometric_progression(1, q, src_size // 2) > dst_size // 2:
+                right = q
+            else:
+                left = q
+        dis, cur = [], 1
+        for i in range(src_size // 2):
+            dis.append(cur)
+            cur += q**(i + 1)
+        x = np.array([-d for d in reversed(dis)] + [0] + dis)
+        t = dst_size // 2.0
+        dx = np.arange(-t, t + 0.1, 1.0)
+        out = []
+        for i in range(num):
+            z = sequence[:, i].view(src_size, src_size).float().numpy()  # (y, x)
+            f = RectBivariateSpline(x, x, z.T, kx=3, ky=3, s=0)
+            out.append(torch.from_numpy(np.ascontiguousarray(f(dx, dx).T))
+                       .float().reshape(-1, 1).to(sequence))
+        return torch.cat(out, dim=-1)
 
     def init_weights(self) -> None:
         """mmseg MAE init, the adapters' own init afterwards, then the

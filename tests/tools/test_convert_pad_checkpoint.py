@@ -113,6 +113,21 @@ def test_seg_checkpoint_loads_with_no_missing_keys(pad_ckpt, pad_state_dict,
     assert torch.equal(sd['cls_token'], pad_state_dict['backbone.cls_token'])
 
 
+def test_seg_checkpoint_of_another_width_is_named_not_interpolated(pad_ckpt, tmp_path):
+    """A user's UperNet ViT-B config pointed at a converted checkpoint of another
+    width (ViT-L): one error naming the mismatch. Its relative-position tables
+    (another head count) used to go to mmseg's geometric interpolation, which
+    calls ``scipy.interpolate.interp2d`` (removed in SciPy 1.14)."""
+    dst = _convert(pad_ckpt, tmp_path / 'seg.pth', '--target', 'seg')
+    wider = dict(SEG, embed_dims=96, num_heads=3)
+    with pytest.raises(ValueError, match='another width or architecture'):
+        PADMAE(adapter_cfg=ADAPTER, init_cfg=dict(type='Pretrained', checkpoint=dst),
+               **wider).init_weights()
+    # control: the same file into the width it was made for loads
+    PADMAE(adapter_cfg=ADAPTER, init_cfg=dict(type='Pretrained', checkpoint=dst),
+           **SEG).init_weights()
+
+
 def test_imagenet_mae_checkpoint_gives_the_baseline(tmp_path):
     src = factory.save_checkpoint(str(tmp_path / 'mae.pth'),
                                   factory.build_mae_state_dict(bottleneck=None))
@@ -225,3 +240,31 @@ def test_cli_help_and_missing_file(tmp_path):
     proc = run_tool(['tools/convert_pad_checkpoint.py', str(tmp_path / 'no.pth'),
                      str(tmp_path / 'o.pth'), '--target', 'det'], check=False)
     assert proc.returncode == 2 and 'does not exist' in proc.stderr
+
+
+def test_trained_relative_position_table_is_resized_with_current_scipy():
+    """A trained table (a fine-tuned PAD segmentor loaded at another crop size)
+    goes through the geometric-sequence resize. A bicubic spline reproduces a
+    function linear in the geometric coordinates exactly, so the resized table is
+    known; control: mmseg's own resize fails on this SciPy."""
+    from mmseg.models.backbones.beit import BEiT
+    src, dst = 13, 19
+    # mmseg's geometric coordinates of the 13 source positions (ratio by bisection)
+    def gp(r, n):
+        return (1.0 - r**n) / (1.0 - r)
+    lo, hi = 1.01, 1.5
+    while hi - lo > 1e-6:
+        q = (lo + hi) / 2
+        lo, hi = (lo, q) if gp(q, src // 2) > dst // 2 else (q, hi)
+    dis = [sum(q**j for j in range(i + 1)) for i in range(src // 2)]
+    x = torch.tensor([-d for d in reversed(dis)] + [0.0] + dis, dtype=torch.float64)
+    table = torch.stack([(0.3 * x[None, :] - 0.7 * x[:, None]).reshape(-1),
+                         torch.full((src * src, ), 2.5, dtype=torch.float64)], 1).float()
+    out = PADMAE._geometric_sequence_interpolation(src, dst, table, 2)
+    grid = torch.arange(-(dst // 2), dst // 2 + 1, dtype=torch.float64)
+    want = (0.3 * grid[None, :] - 0.7 * grid[:, None]).reshape(-1)
+    assert out.shape == (dst * dst, 2)
+    torch.testing.assert_close(out[:, 0].double(), want, atol=1e-4, rtol=0)
+    torch.testing.assert_close(out[:, 1], torch.full((dst * dst, ), 2.5))
+    with pytest.raises(NotImplementedError, match='interp2d'):
+        BEiT._geometric_sequence_interpolation(None, src, dst, table, 2)
