@@ -108,21 +108,22 @@ class PADMAE(MAE):
         """Resize the absolute position embedding (bicubic, CLS kept) and the
         relative position tables. Tables that are all zero (the converter's
         materialised init) become zero tables of this size; trained
-        tables go through mmseg's geometric interpolation. Tables with another
-        number of heads (a checkpoint of another width) are kept as they are, so
-        that the loader names the mismatch."""
+        tables go through the geometric interpolation. Tables of layers this
+        backbone lacks or with another number of heads (a checkpoint of another
+        depth or width) are kept as they are, so that the loader names the
+        mismatch."""
         state_dict = dict(state_dict)
         own = self.state_dict()
-        other_heads = {}  # another head count: another architecture, left to
-        for key, table in list(state_dict.items()):  # the loader's shape report
-            if 'relative_position_bias_table' not in key or key not in own:
+        other_arch = {}  # a layer this backbone lacks or another head count:
+        for key, table in list(state_dict.items()):  # left to the loader's report
+            if 'relative_position_bias_table' not in key:
                 continue
-            if table.ndim != 2 or table.shape[1] != own[key].shape[1]:
-                other_heads[key] = state_dict.pop(key)
+            if key not in own or table.ndim != 2 or table.shape[1] != own[key].shape[1]:
+                other_arch[key] = state_dict.pop(key)
             elif table.shape != own[key].shape and not table.any():
                 state_dict[key] = torch.zeros_like(own[key])
         state_dict = self.resize_rel_pos_embed(state_dict)
-        state_dict.update(other_heads)
+        state_dict.update(other_arch)
         return self.resize_abs_pos_embed(state_dict)
 
     @staticmethod

@@ -119,10 +119,13 @@ def test_seg_checkpoint_of_another_width_is_named_not_interpolated(pad_ckpt, tmp
     (another head count) used to go to mmseg's geometric interpolation, which
     calls ``scipy.interpolate.interp2d`` (removed in SciPy 1.14)."""
     dst = _convert(pad_ckpt, tmp_path / 'seg.pth', '--target', 'seg')
-    wider = dict(SEG, embed_dims=96, num_heads=3)
-    with pytest.raises(ValueError, match='another width or architecture'):
-        PADMAE(adapter_cfg=ADAPTER, init_cfg=dict(type='Pretrained', checkpoint=dst),
-               **wider).init_weights()
+    for other in (dict(SEG, embed_dims=96, num_heads=3),  # wider
+                  dict(SEG, embed_dims=96, num_heads=3, num_layers=2,
+                       out_indices=[1])):  # and shallower (ViT-L into ViT-B)
+        with pytest.raises(ValueError, match='another width or architecture'):
+            PADMAE(adapter_cfg=ADAPTER,
+                   init_cfg=dict(type='Pretrained', checkpoint=dst),
+                   **other).init_weights()
     # control: the same file into the width it was made for loads
     PADMAE(adapter_cfg=ADAPTER, init_cfg=dict(type='Pretrained', checkpoint=dst),
            **SEG).init_weights()
