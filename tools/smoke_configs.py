@@ -978,6 +978,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             for c in g.configs:
                 print(f'    {c}')
         return 0
+    smoke = Smoke(args.out, log=lambda s: print(s, flush=True))
+    rows = osp.join(smoke.out, 'results.jsonl')
+    earlier = {}
+    if osp.exists(rows) and not args.rerun:
+        with open(rows) as f:
+            earlier = {r['combination']: r for r in map(json.loads, f) if r['ok']}
+
+    def passed_before(g: Group) -> bool:
+        return g.name in earlier and earlier[g.name]['configs'] == g.configs
+
+    for g in groups:  # before choosing: what the fine-tunings load is this session's
+        if passed_before(g):
+            smoke.recall_conversions(g, cfgs[g.runs])
     chosen = groups
     if args.part == 'ci':
         chosen = select(chosen, CI_PATTERNS)
@@ -993,8 +1006,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     needed.add(m.group(1))
                 if value.startswith('checkpoints/pad-mae_'):
                     needed.add(PAD_DOWNSTREAM_SOURCE)
-        produced = Checkpoints(osp.join(osp.abspath(args.out), 'checkpoints'),
-                               print).produced
+        produced = smoke.ckpts.produced
         for g in chosen:
             for _, value in checkpoint_refs(cfgs[g.runs]):
                 if value in produced:
@@ -1002,22 +1014,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                                    else PAD_DOWNSTREAM_SOURCE)
         chosen = [g for g in groups if g in chosen or any(
             config_name(c) in needed for c in g.configs)]
-    smoke = Smoke(args.out, log=lambda s: print(s, flush=True))
     generate_data(smoke.data_dir, smoke.log)
     if any('cluster-id-as-class' in json.dumps(cfgs[g.runs], default=str)
            for g in chosen):  # AlignDet DETR only
         smoke.cluster_proposals()
     smoke.baseline_checkpoints(cfgs)
     results = []
-    rows = osp.join(smoke.out, 'results.jsonl')
-    earlier = {}
-    if osp.exists(rows) and not args.rerun:
-        with open(rows) as f:
-            earlier = {r['combination']: r for r in map(json.loads, f) if r['ok']}
     for g in run_order(chosen, cfgs):
-        if g.name in earlier and earlier[g.name]['configs'] == g.configs:
+        if passed_before(g):
             print(f'-- {g.name}: passed in an earlier session (--rerun to run again)')
-            smoke.recall_conversions(g, cfgs[g.runs])
             results.append(result_from_row(g, earlier[g.name]))
             continue
         print(f'-- {g.name} ({len(g.configs)} config(s))', flush=True)
