@@ -741,11 +741,24 @@ def _tail(path: str, n: int = 40) -> str:
     return '\n'.join(lines[-n:])
 
 
+def remove_checkpoints(work_dir: str) -> int:
+    """Delete the ``.pth`` files under a finished run's ``work_dir`` (its logs,
+    config and timing stay); returns the bytes freed. The 54 runs' checkpoints
+    take about 40 GB; later runs read only the converted files."""
+    freed = 0
+    for path in glob.glob(osp.join(work_dir, '**', '*.pth'), recursive=True):
+        freed += osp.getsize(path)
+        os.remove(path)
+    return freed
+
+
 class Smoke:
     """One smoke session under ``out``."""
 
-    def __init__(self, out: str, log: Callable[[str], None] = print):
+    def __init__(self, out: str, log: Callable[[str], None] = print,
+                 keep_checkpoints: bool = False):
         self.out = osp.abspath(out)
+        self.keep_checkpoints = keep_checkpoints
         self.data_dir = osp.join(self.out, 'data')
         self.log = log
         self.ckpts = Checkpoints(osp.join(self.out, 'checkpoints'), log)
@@ -826,6 +839,10 @@ class Smoke:
             for conv in conversions(group.runs, cfg):
                 self.convert(conv, ckpt, group)
             res.ok, res.step = True, 'done'
+            if not self.keep_checkpoints:  # the converted files are what is reused
+                freed = remove_checkpoints(work_dir)
+                self.log(f'  removed the checkpoints of {work_dir} '
+                         f'({freed / 2**20:.0f} MiB; --keep-checkpoints keeps them)')
         except SmokeError as err:
             res.error = str(err)
         except Exception:  # a defect of the harness: reported, the other groups run
@@ -957,6 +974,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--part', choices=('all', 'ci'), default='all',
                         help='ci: the groups CI runs (see .ci/run)')
     parser.add_argument('--list', action='store_true', help='print the groups only')
+    parser.add_argument('--keep-checkpoints', action='store_true',
+                        help="keep each run's own checkpoints (about 40 GB for all "
+                        'runs; by default only the converted files are kept)')
     parser.add_argument('--rerun', action='store_true',
                         help='run again the combinations that passed in an earlier '
                         'session under --out (default: reuse their results)')
@@ -979,7 +999,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             for c in g.configs:
                 print(f'    {c}')
         return 0
-    smoke = Smoke(args.out, log=lambda s: print(s, flush=True))
+    smoke = Smoke(args.out, log=lambda s: print(s, flush=True),
+                  keep_checkpoints=args.keep_checkpoints)
     rows = osp.join(smoke.out, 'results.jsonl')
     earlier = {}
     if osp.exists(rows) and not args.rerun:
