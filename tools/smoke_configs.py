@@ -909,8 +909,8 @@ class Smoke:
 # ------------------------------------------------------------------ CLI
 #: What CI runs (``--part ci``): see .ci/run.
 #: One chain per method, pre-training -> converter -> fine-tuning (the pre-training
-#: runs are added as dependencies), and the foundation config.
-#: Each method's cheapest chain by the measured table (docs/smoke.md).
+#: runs are added as dependencies), the cheapest of each by the measured table in
+#: docs/smoke.md, and the foundation config.
 CI_PATTERNS: Tuple[str, ...] = (
     'upernet_vit-b-pad_2xb4-amp-14.4k_soda-512x512',  # PAD-MAE -> PAD->seg -> UperNet
     'fcos_r50-aligndet_fpn_gn-head_8xb2-12k_coco',  # AlignDet FCOS -> mmdet -> FCOS
